@@ -15,16 +15,16 @@ type Kind int
 // The kinds. Their order is not significant; the zero value is Internal so an
 // unclassified error is never mistaken for a client error.
 const (
-	Internal       Kind = iota // a server-side failure; the client may retry
-	Validation                 // the request is malformed or breaks a rule
-	AccessDenied               // the caller may not act on the resource, or it is invisible to them
-	NotFound                   // the resource does not exist for this caller
-	Conflict                   // the resource's state forbids the request
-	QuotaExceeded              // a service quota would be exceeded
-	Throttled                  // too many requests
-	NotImplemented             // the operation is modeled but not served
-	Unauthenticated            // the request's credentials are missing or wrong
-	Unavailable                // a dependency (the store) cannot be reached right now
+	Internal        Kind = iota // a server-side failure; the client may retry
+	Validation                  // the request is malformed or breaks a rule
+	AccessDenied                // the caller may not act on the resource, or it is invisible to them
+	NotFound                    // the resource does not exist for this caller
+	Conflict                    // the resource's state forbids the request
+	QuotaExceeded               // a service quota would be exceeded
+	Throttled                   // too many requests
+	NotImplemented              // the operation is modeled but not served
+	Unauthenticated             // the request's credentials are missing or wrong
+	Unavailable                 // a dependency (the store) cannot be reached right now
 )
 
 var kindNames = [...]string{
