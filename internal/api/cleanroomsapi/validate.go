@@ -58,289 +58,577 @@ var (
 	pattern39 = wire.RE2Pattern("[a-z0-9_](([a-z0-9_]+-)*([a-z0-9_]+))?", "^(?:[a-z0-9_](([a-z0-9_]+-)*([a-z0-9_]+))?)$")
 )
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
 func (s *BatchGetCollaborationAnalysisTemplateInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *BatchGetCollaborationAnalysisTemplateOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *BatchGetSchemaInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *BatchGetSchemaOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *BatchGetSchemaAnalysisRuleInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *BatchGetSchemaAnalysisRuleOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *CreateAnalysisTemplateInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *CreateAnalysisTemplateOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *CreateCollaborationInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *CreateCollaborationOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *CreateCollaborationChangeRequestInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *CreateCollaborationChangeRequestOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *CreateConfiguredAudienceModelAssociationInput) Validate(v *wire.Validator) {
 	s.validate(v, "")
 }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *CreateConfiguredAudienceModelAssociationOutput) Validate(v *wire.Validator) {
+	s.validate(v, "")
+}
+
+// Validate reports every model constraint s breaks.
 func (s *CreateConfiguredTableInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *CreateConfiguredTableOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *CreateConfiguredTableAnalysisRuleInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *CreateConfiguredTableAnalysisRuleOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *CreateConfiguredTableAssociationInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *CreateConfiguredTableAssociationOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *CreateConfiguredTableAssociationAnalysisRuleInput) Validate(v *wire.Validator) {
 	s.validate(v, "")
 }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *CreateConfiguredTableAssociationAnalysisRuleOutput) Validate(v *wire.Validator) {
+	s.validate(v, "")
+}
+
+// Validate reports every model constraint s breaks.
 func (s *CreateIdMappingTableInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *CreateIdMappingTableOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *CreateIdNamespaceAssociationInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *CreateIdNamespaceAssociationOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *CreateMembershipInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *CreateMembershipOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *CreatePrivacyBudgetTemplateInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *CreatePrivacyBudgetTemplateOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *DeleteAnalysisTemplateInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *DeleteAnalysisTemplateOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *DeleteCollaborationInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *DeleteCollaborationOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *DeleteConfiguredAudienceModelAssociationInput) Validate(v *wire.Validator) {
 	s.validate(v, "")
 }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *DeleteConfiguredAudienceModelAssociationOutput) Validate(v *wire.Validator) {
+	s.validate(v, "")
+}
+
+// Validate reports every model constraint s breaks.
 func (s *DeleteConfiguredTableInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *DeleteConfiguredTableOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *DeleteConfiguredTableAnalysisRuleInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *DeleteConfiguredTableAnalysisRuleOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *DeleteConfiguredTableAssociationInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *DeleteConfiguredTableAssociationOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *DeleteConfiguredTableAssociationAnalysisRuleInput) Validate(v *wire.Validator) {
 	s.validate(v, "")
 }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *DeleteConfiguredTableAssociationAnalysisRuleOutput) Validate(v *wire.Validator) {
+	s.validate(v, "")
+}
+
+// Validate reports every model constraint s breaks.
 func (s *DeleteIdMappingTableInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *DeleteIdMappingTableOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *DeleteIdNamespaceAssociationInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *DeleteIdNamespaceAssociationOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *DeleteMemberInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *DeleteMemberOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *DeleteMembershipInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *DeleteMembershipOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *DeletePrivacyBudgetTemplateInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *DeletePrivacyBudgetTemplateOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetAnalysisTemplateInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetAnalysisTemplateOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetCollaborationInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetCollaborationOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetCollaborationAnalysisTemplateInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetCollaborationAnalysisTemplateOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetCollaborationChangeRequestInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetCollaborationChangeRequestOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetCollaborationConfiguredAudienceModelAssociationInput) Validate(v *wire.Validator) {
 	s.validate(v, "")
 }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetCollaborationConfiguredAudienceModelAssociationOutput) Validate(v *wire.Validator) {
+	s.validate(v, "")
+}
+
+// Validate reports every model constraint s breaks.
 func (s *GetCollaborationIdNamespaceAssociationInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetCollaborationIdNamespaceAssociationOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetCollaborationPrivacyBudgetTemplateInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetCollaborationPrivacyBudgetTemplateOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetConfiguredAudienceModelAssociationInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetConfiguredAudienceModelAssociationOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetConfiguredTableInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetConfiguredTableOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetConfiguredTableAnalysisRuleInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetConfiguredTableAnalysisRuleOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetConfiguredTableAssociationInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetConfiguredTableAssociationOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetConfiguredTableAssociationAnalysisRuleInput) Validate(v *wire.Validator) {
 	s.validate(v, "")
 }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetConfiguredTableAssociationAnalysisRuleOutput) Validate(v *wire.Validator) {
+	s.validate(v, "")
+}
+
+// Validate reports every model constraint s breaks.
 func (s *GetIdMappingTableInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetIdMappingTableOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetIdNamespaceAssociationInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetIdNamespaceAssociationOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetMembershipInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetMembershipOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetPrivacyBudgetTemplateInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetPrivacyBudgetTemplateOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetProtectedJobInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetProtectedJobOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetProtectedQueryInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetProtectedQueryOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetSchemaInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetSchemaOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *GetSchemaAnalysisRuleInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *GetSchemaAnalysisRuleOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListAnalysisTemplatesInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListAnalysisTemplatesOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListCollaborationAnalysisTemplatesInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListCollaborationAnalysisTemplatesOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListCollaborationChangeRequestsInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListCollaborationChangeRequestsOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListCollaborationConfiguredAudienceModelAssociationsInput) Validate(v *wire.Validator) {
 	s.validate(v, "")
 }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListCollaborationConfiguredAudienceModelAssociationsOutput) Validate(v *wire.Validator) {
+	s.validate(v, "")
+}
+
+// Validate reports every model constraint s breaks.
 func (s *ListCollaborationIdNamespaceAssociationsInput) Validate(v *wire.Validator) {
 	s.validate(v, "")
 }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListCollaborationIdNamespaceAssociationsOutput) Validate(v *wire.Validator) {
+	s.validate(v, "")
+}
+
+// Validate reports every model constraint s breaks.
 func (s *ListCollaborationPrivacyBudgetTemplatesInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListCollaborationPrivacyBudgetTemplatesOutput) Validate(v *wire.Validator) {
+	s.validate(v, "")
+}
+
+// Validate reports every model constraint s breaks.
 func (s *ListCollaborationPrivacyBudgetsInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListCollaborationPrivacyBudgetsOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListCollaborationsInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListCollaborationsOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListConfiguredAudienceModelAssociationsInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListConfiguredAudienceModelAssociationsOutput) Validate(v *wire.Validator) {
+	s.validate(v, "")
+}
+
+// Validate reports every model constraint s breaks.
 func (s *ListConfiguredTableAssociationsInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListConfiguredTableAssociationsOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListConfiguredTablesInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListConfiguredTablesOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListIdMappingTablesInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListIdMappingTablesOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListIdNamespaceAssociationsInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListIdNamespaceAssociationsOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListMembersInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListMembersOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListMembershipsInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListMembershipsOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListPrivacyBudgetTemplatesInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListPrivacyBudgetTemplatesOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListPrivacyBudgetsInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListPrivacyBudgetsOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListProtectedJobsInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListProtectedJobsOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListProtectedQueriesInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListProtectedQueriesOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListSchemasInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListSchemasOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *ListTagsForResourceInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *ListTagsForResourceOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *PopulateIdMappingTableInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *PopulateIdMappingTableOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *PreviewPrivacyImpactInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *PreviewPrivacyImpactOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *StartProtectedJobInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *StartProtectedJobOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *StartProtectedQueryInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *StartProtectedQueryOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *TagResourceInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *TagResourceOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *UntagResourceInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *UntagResourceOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *UpdateAnalysisTemplateInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *UpdateAnalysisTemplateOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *UpdateCollaborationInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *UpdateCollaborationOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *UpdateCollaborationChangeRequestInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *UpdateCollaborationChangeRequestOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *UpdateConfiguredAudienceModelAssociationInput) Validate(v *wire.Validator) {
 	s.validate(v, "")
 }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *UpdateConfiguredAudienceModelAssociationOutput) Validate(v *wire.Validator) {
+	s.validate(v, "")
+}
+
+// Validate reports every model constraint s breaks.
 func (s *UpdateConfiguredTableInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *UpdateConfiguredTableOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *UpdateConfiguredTableAnalysisRuleInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *UpdateConfiguredTableAnalysisRuleOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *UpdateConfiguredTableAssociationInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *UpdateConfiguredTableAssociationOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *UpdateConfiguredTableAssociationAnalysisRuleInput) Validate(v *wire.Validator) {
 	s.validate(v, "")
 }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *UpdateConfiguredTableAssociationAnalysisRuleOutput) Validate(v *wire.Validator) {
+	s.validate(v, "")
+}
+
+// Validate reports every model constraint s breaks.
 func (s *UpdateIdMappingTableInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *UpdateIdMappingTableOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *UpdateIdNamespaceAssociationInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *UpdateIdNamespaceAssociationOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *UpdateMembershipInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *UpdateMembershipOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *UpdatePrivacyBudgetTemplateInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *UpdatePrivacyBudgetTemplateOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *UpdateProtectedJobInput) Validate(v *wire.Validator) { s.validate(v, "") }
 
-// Validate implements wire.Input.
+// Validate reports every model constraint s breaks.
+func (s *UpdateProtectedJobOutput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
 func (s *UpdateProtectedQueryInput) Validate(v *wire.Validator) { s.validate(v, "") }
+
+// Validate reports every model constraint s breaks.
+func (s *UpdateProtectedQueryOutput) Validate(v *wire.Validator) { s.validate(v, "") }
 
 func (s *AccessBudget) validate(v *wire.Validator, p string) {
 	if s.ResourceArn == "" {

@@ -442,14 +442,21 @@ func (g *generator) genValidate() ([]byte, error) {
 	// Every input implements wire.Input.
 	for _, op := range g.ops {
 		if op.Input == nil {
-			fmt.Fprintf(&body, "// Validate implements wire.Input.\nfunc (s *%sInput) Validate(v *wire.Validator) {}\n\n", op.Name)
+			fmt.Fprintf(&body, "// Validate reports every model constraint s breaks.\nfunc (s *%sInput) Validate(v *wire.Validator) {}\n\n", op.Name)
 		}
 	}
-	inputs := map[string]bool{}
+	// Inputs and outputs both get an exported Validate: inputs are checked on
+	// every request, outputs by tests and the server's response-checking mode.
+	top := map[string]bool{}
 	for _, op := range g.ops {
-		if op.Input != nil && !inputs[op.Input.Shape] {
-			inputs[op.Input.Shape] = true
-			fmt.Fprintf(&body, "// Validate implements wire.Input.\nfunc (s *%s) Validate(v *wire.Validator) { s.validate(v, \"\") }\n\n", g.goNames[op.Input.Shape])
+		for _, r := range []*Ref{op.Input, op.Output} {
+			if r != nil && !top[r.Shape] {
+				top[r.Shape] = true
+				fmt.Fprintf(&body, "// Validate reports every model constraint s breaks.\nfunc (s *%s) Validate(v *wire.Validator) { s.validate(v, \"\") }\n\n", g.goNames[r.Shape])
+			}
+		}
+		if op.Output == nil {
+			fmt.Fprintf(&body, "// Validate reports every model constraint s breaks.\nfunc (s *%sOutput) Validate(v *wire.Validator) {}\n\n", op.Name)
 		}
 	}
 	for _, n := range g.shapes {
