@@ -1,0 +1,141 @@
+// Package cleanrooms implements the AWS Clean Rooms API's business logic:
+// who may see and change collaborations, members and memberships, and the
+// rules AWS documents for each. It implements cleanroomsapi.Service and
+// knows nothing of HTTP; the caller's account comes from the request context
+// (package identity) and state lives in a store.Store.
+package cleanrooms
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	api "github.com/cleanroomsd/cleanroomsd/internal/api/cleanroomsapi"
+	"github.com/cleanroomsd/cleanroomsd/internal/fault"
+	"github.com/cleanroomsd/cleanroomsd/internal/identity"
+	"github.com/cleanroomsd/cleanroomsd/internal/store"
+)
+
+// Quotas are the service quotas AWS applies by default; all are adjustable.
+type Quotas struct {
+	CollaborationsPerAccount int // collaborations an account has created and not deleted
+	MembersPerCollaboration  int // members invited to one collaboration, the creator excluded
+	MembershipsPerAccount    int // active memberships of one account
+}
+
+// DefaultQuotas returns AWS Clean Rooms' default quotas.
+func DefaultQuotas() Quotas {
+	return Quotas{CollaborationsPerAccount: 10, MembersPerCollaboration: 5, MembershipsPerAccount: 100}
+}
+
+// quotaNames are the names ServiceQuotaExceededException reports, as the
+// Service Quotas console lists them.
+const (
+	quotaCollaborations = "Collaborations created per account"
+	quotaMembers        = "Members invited per collaboration"
+	quotaMemberships    = "Memberships per account"
+)
+
+// SetQuota sets one quota by its flag name (e.g. "collaborations-per-account").
+func (q *Quotas) SetQuota(name string, value int) error {
+	if value < 0 {
+		return fmt.Errorf("quota %s must not be negative", name)
+	}
+	switch name {
+	case "collaborations-per-account":
+		q.CollaborationsPerAccount = value
+	case "members-per-collaboration":
+		q.MembersPerCollaboration = value
+	case "memberships-per-account":
+		q.MembershipsPerAccount = value
+	default:
+		return fmt.Errorf("unknown quota %q (known: collaborations-per-account, members-per-collaboration, memberships-per-account)", name)
+	}
+	return nil
+}
+
+// ParseQuota parses NAME=VALUE into q.
+func (q *Quotas) ParseQuota(s string) error {
+	name, val, ok := strings.Cut(s, "=")
+	if !ok {
+		return fmt.Errorf("quota %q: want NAME=VALUE", s)
+	}
+	n, err := strconv.Atoi(val)
+	if err != nil {
+		return fmt.Errorf("quota %q: %v", s, err)
+	}
+	return q.SetQuota(name, n)
+}
+
+// Config configures a Service.
+type Config struct {
+	Store  store.Store
+	Region string // the region in ARNs, e.g. us-east-1
+	Quotas Quotas
+	Logger *slog.Logger
+	// Now and NewID default to the wall clock and random UUIDs; tests may
+	// replace them.
+	Now   func() time.Time
+	NewID func() string
+}
+
+// Service serves the Clean Rooms API.
+type Service struct {
+	api.UnimplementedService
+	store  store.Store
+	region string
+	quotas Quotas
+	log    *slog.Logger
+	now    func() time.Time
+	newID  func() string
+}
+
+var _ api.Service = (*Service)(nil)
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	s := &Service{store: cfg.Store, region: cfg.Region, quotas: cfg.Quotas, log: cfg.Logger, now: cfg.Now, newID: cfg.NewID}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.newID == nil {
+		s.newID = uuid.NewString
+	}
+	if s.region == "" {
+		s.region = "us-east-1"
+	}
+	return s
+}
+
+// caller returns the authenticated account of the request.
+func caller(ctx context.Context) (string, error) {
+	c, ok := identity.From(ctx)
+	if !ok || c.AccountID == "" {
+		return "", fault.Newf(fault.Internal, "request has no authenticated caller")
+	}
+	return c.AccountID, nil
+}
+
+// timestamp returns the current time at the millisecond precision AWS uses.
+func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// ARNs.
+
+func (s *Service) collaborationARN(account, id string) string {
+	return "arn:aws:cleanrooms:" + s.region + ":" + account + ":collaboration/" + id
+}
+
+func (s *Service) membershipARN(account, id string) string {
+	return "arn:aws:cleanrooms:" + s.region + ":" + account + ":membership/" + id
+}
+
+// ptr returns a pointer to v.
+func ptr[T any](v T) *T { return &v }
