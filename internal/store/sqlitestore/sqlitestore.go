@@ -1,0 +1,647 @@
+// Package sqlitestore implements store.Store on an embedded SQLite database,
+// the default metadata store of cleanroomsd. It uses modernc.org/sqlite, a
+// pure-Go SQLite, through database/sql.
+//
+// # Layout
+//
+// All records live in one table, records, described by the numbered
+// migrations embedded in the binary (migrations/*.sql). Open applies the
+// migrations the file lacks in one transaction and keeps the schema version in
+// PRAGMA user_version; a file whose version is newer than the binary knows is
+// refused (ErrSchemaTooNew), never downgraded.
+//
+// # Durability
+//
+// The database runs in WAL mode with synchronous=FULL: the WAL is fsynced at
+// every commit, so an Update that returned nil survives kill -9 and power
+// loss.
+//
+// # Concurrency
+//
+// Writes go through one dedicated connection. Update takes the writer lock,
+// so writers are serialized in this process and never see SQLITE_BUSY from
+// each other, and runs fn, in the caller's goroutine, inside a BEGIN
+// IMMEDIATE transaction. Because every Update runs alone on the single
+// writer, reads inside fn see exactly the state fn's writes are based on:
+// Update is serializable without ever needing to retry fn.
+//
+// Group commit: an fsync costs far more than the statements of a typical
+// Update, so when other Updates are already queued for the writer lock, an
+// Update that finished does not commit; it leaves the transaction open for
+// the queued ones and waits. Each Update after the first of a transaction
+// runs under its own SAVEPOINT and is rolled back to it when fn fails, so one
+// fn's failure never affects another's writes. The last Update of the group
+// (the one that finds nobody queued, or that fills the group to MaxBatch)
+// commits once for all of them, and each caller gets nil only after that
+// durable commit. An idle store therefore commits every Update at once, and
+// a busy one amortizes an fsync over many. The only case in which fn is run a
+// second time is when SQLite itself aborted a shared transaction (an I/O
+// error, for instance): the Updates of the group that had succeeded are then
+// rerun, at most three times in all.
+//
+// Reads (View) use a separate pool of query_only connections. Each View is
+// one deferred read transaction, which in WAL mode sees a single snapshot
+// from its first read on, and never waits for the writer.
+//
+// fn passed to Update must not call Update on the same Store: the writer lock
+// is held while fn runs, so that would deadlock. Calling View is fine.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cleanroomsd/cleanroomsd/internal/fault"
+	"github.com/cleanroomsd/cleanroomsd/internal/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Store is a store.Store kept in one SQLite file. Create it with Open.
+type Store struct {
+	path string
+
+	// The writer: one connection, used only with wmu held.
+	wdb    *sql.DB
+	wconn  *sql.Conn
+	wstmts *stmtCache
+	wmu    sync.Mutex
+	// waiting counts the Updates queued for wmu; the holder of wmu commits
+	// the open transaction when it is zero.
+	waiting  atomic.Int64
+	cur      *group // the open write transaction, or nil; guarded by wmu
+	maxBatch int
+
+	// The readers: a pool of connections, each with its statements. An
+	// entry is nil until first used, or after its connection broke.
+	rdb   *sql.DB
+	rpool chan *reader
+
+	mu       sync.RWMutex // guards closed; held shared while entering a call
+	closed   bool
+	inflight sync.WaitGroup
+}
+
+// reader is a read connection with its prepared statements.
+type reader struct {
+	conn  *sql.Conn
+	stmts *stmtCache
+}
+
+// group is one write transaction shared by the Updates that ran in it.
+type group struct {
+	n     int           // Updates whose writes are in the transaction
+	done  chan struct{} // closed when the transaction has ended
+	err   error         // how it ended: nil when committed
+	retry bool          // SQLite aborted it; its Updates should run again
+}
+
+type options struct {
+	readConns int
+	maxBatch  int
+}
+
+// Option configures Open.
+type Option func(*options)
+
+// WithReadConns sets how many read connections View may use at once
+// (default 4).
+func WithReadConns(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.readConns = n
+		}
+	}
+}
+
+// WithMaxBatch sets how many Updates at most share one commit (default 128).
+// 1 disables group commit: every Update then commits, and fsyncs, on its own.
+func WithMaxBatch(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxBatch = n
+		}
+	}
+}
+
+// The SQLite busy timeout. With one writer per process a wait only happens
+// when another process has the file open (a backup, the sqlite3 shell).
+const busyTimeoutMillis = 10000
+
+// Open opens the store kept in the SQLite file at path, creating the file
+// and its parent directories if they are missing, and brings its schema up
+// to date.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	o := options{readConns: 4, maxBatch: 128}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "sqlitestore: resolve path %q", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
+		return nil, fault.Wrap(fault.Unavailable, err, "sqlitestore: create directory for %s", abs)
+	}
+	s := &Store{path: abs, maxBatch: o.maxBatch}
+	if err := s.open(ctx, abs, o); err != nil {
+		s.closeResources()
+		return nil, err
+	}
+	return s, nil
+}
+
+func dsn(abs string, params url.Values) string {
+	u := url.URL{Scheme: "file", OmitHost: true, Path: abs}
+	return u.String() + "?" + params.Encode()
+}
+
+func (s *Store) open(ctx context.Context, abs string, o options) error {
+	wp := url.Values{}
+	wp.Set("_busy_timeout", strconv.Itoa(busyTimeoutMillis))
+	wp.Set("_journal_mode", "WAL")
+	wp.Set("_synchronous", "FULL")
+	wdb, err := sql.Open("sqlite", dsn(abs, wp))
+	if err != nil {
+		return fault.Wrap(fault.Internal, err, "sqlitestore: open %s", abs)
+	}
+	s.wdb = wdb
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	s.wconn, err = wdb.Conn(ctx)
+	if err != nil {
+		return fault.Wrap(fault.Unavailable, err, "sqlitestore: open %s", abs)
+	}
+	var mode string
+	if err := s.wconn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fault.Wrap(fault.Unavailable, err, "sqlitestore: open %s", abs)
+	}
+	if mode != "wal" {
+		return fault.Newf(fault.Internal, "sqlitestore: %s: journal_mode is %q, want wal", abs, mode)
+	}
+	var syncMode int
+	if err := s.wconn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&syncMode); err != nil {
+		return fault.Wrap(fault.Unavailable, err, "sqlitestore: open %s", abs)
+	}
+	if syncMode < 2 { // FULL = 2, EXTRA = 3
+		return fault.Newf(fault.Internal, "sqlitestore: %s: synchronous is %d, want FULL (2)", abs, syncMode)
+	}
+	if err := migrate(ctx, s.wconn); err != nil {
+		return fault.Wrap(fault.Internal, err, "sqlitestore: %s", abs)
+	}
+	s.wstmts = newStmtCache(s.wconn.PrepareContext)
+
+	rp := url.Values{}
+	rp.Set("_busy_timeout", strconv.Itoa(busyTimeoutMillis))
+	rp.Set("_query_only", "1")
+	rdb, err := sql.Open("sqlite", dsn(abs, rp))
+	if err != nil {
+		return fault.Wrap(fault.Internal, err, "sqlitestore: open %s", abs)
+	}
+	s.rdb = rdb
+	rdb.SetMaxOpenConns(o.readConns)
+	rdb.SetMaxIdleConns(o.readConns)
+	rdb.SetConnMaxLifetime(0)
+	rdb.SetConnMaxIdleTime(0)
+	s.rpool = make(chan *reader, o.readConns)
+	for range o.readConns {
+		s.rpool <- nil
+	}
+
+	// Prepare the fixed statements now, so that a broken schema shows at
+	// Open and the first requests do not pay for it.
+	for _, q := range []string{qGet, qGetByUniqueKey, qInsert, qUpdate, qDelete} {
+		if _, err := s.wstmts.get(ctx, q); err != nil {
+			return fault.Wrap(fault.Internal, err, "sqlitestore: prepare %q", q)
+		}
+	}
+	r, err := s.takeReader(ctx)
+	if err != nil {
+		return err
+	}
+	s.putReader(r, nil)
+	return nil
+}
+
+// Path returns the absolute path of the database file.
+func (s *Store) Path() string { return s.path }
+
+// enter registers a call in flight, or fails when the store is closed.
+func (s *Store) enter() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return fault.Newf(fault.Unavailable, "sqlitestore: store is closed")
+	}
+	s.inflight.Add(1)
+	return nil
+}
+
+// maxAttempts bounds how often Update runs fn when SQLite aborts a shared
+// transaction under it.
+const maxAttempts = 3
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.inflight.Done()
+	for attempt := 1; ; attempt++ {
+		err, retry := s.updateOnce(ctx, fn)
+		if !retry || attempt == maxAttempts {
+			return err
+		}
+	}
+}
+
+// updateOnce runs fn once in the shared write transaction and waits for that
+// transaction to end. retry reports that SQLite aborted the transaction after
+// fn succeeded, so fn's writes are lost and fn may be run again.
+func (s *Store) updateOnce(ctx context.Context, fn func(tx store.Tx) error) (err error, retry bool) {
+	if err := ctx.Err(); err != nil {
+		return ctxErr(err), false
+	}
+	s.waiting.Add(1)
+	s.wmu.Lock()
+	s.waiting.Add(-1)
+
+	g, savepoint, err := s.joinLocked()
+	if err != nil {
+		s.endLocked()
+		s.wmu.Unlock()
+		return err, false
+	}
+	t := &tx{s: s, write: true}
+	returned := false
+	defer func() {
+		if !returned { // fn panicked or called runtime.Goexit: undo its writes
+			t.done = true
+			s.leaveLocked(g, savepoint, false)
+			s.endLocked()
+			s.wmu.Unlock()
+		}
+	}()
+	ferr := fn(t)
+	returned = true
+	t.done = true
+	if ferr == nil {
+		if t.broken != nil {
+			ferr = t.broken
+		} else if cerr := ctx.Err(); cerr != nil {
+			ferr = ctxErr(cerr)
+		}
+	}
+	kept := s.leaveLocked(g, savepoint, ferr == nil)
+	s.endLocked()
+	s.wmu.Unlock()
+	if ferr != nil {
+		return ferr, false
+	}
+	<-g.done
+	if !kept || g.retry {
+		return g.err, true
+	}
+	return g.err, false
+}
+
+// joinLocked makes the caller part of the open write transaction, beginning
+// one if none is open. Every member but the first gets a savepoint, so that
+// its failure can be undone alone.
+func (s *Store) joinLocked() (g *group, savepoint bool, err error) {
+	bg := context.Background()
+	if s.cur == nil {
+		if _, err := s.wconn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
+			return nil, false, storeErr("begin transaction", err)
+		}
+		s.cur = &group{done: make(chan struct{})}
+		return s.cur, false, nil
+	}
+	if _, err := s.wconn.ExecContext(bg, "SAVEPOINT u"); err != nil {
+		err = storeErr("savepoint", err)
+		s.abortLocked(err)
+		return nil, false, err
+	}
+	return s.cur, true, nil
+}
+
+// leaveLocked ends the caller's part of the write transaction: its writes
+// stay when ok, and are undone otherwise. It reports whether they stayed.
+func (s *Store) leaveLocked(g *group, savepoint, ok bool) bool {
+	if s.cur != g {
+		return false // the transaction was aborted under fn
+	}
+	bg := context.Background()
+	switch {
+	case !savepoint && ok:
+		g.n++
+		return true
+	case !savepoint:
+		// The first member failed: nothing else is in the transaction.
+		_, _ = s.wconn.ExecContext(bg, "ROLLBACK")
+		s.cur = nil
+		close(g.done)
+		return false
+	case ok:
+		if _, err := s.wconn.ExecContext(bg, "RELEASE u"); err != nil {
+			s.abortLocked(storeErr("release savepoint", err))
+			return false
+		}
+		g.n++
+		return true
+	default:
+		if _, err := s.wconn.ExecContext(bg, "ROLLBACK TO u"); err != nil {
+			// SQLite rolled the whole transaction back (an I/O error, say).
+			s.abortLocked(storeErr("roll back to savepoint", err))
+			return false
+		}
+		if _, err := s.wconn.ExecContext(bg, "RELEASE u"); err != nil {
+			s.abortLocked(storeErr("release savepoint", err))
+		}
+		return false
+	}
+}
+
+// endLocked commits the open write transaction unless more Updates are
+// queued to join it.
+func (s *Store) endLocked() {
+	g := s.cur
+	if g == nil || (s.waiting.Load() > 0 && g.n < s.maxBatch) {
+		return
+	}
+	s.cur = nil
+	if g.n == 0 {
+		_, _ = s.wconn.ExecContext(context.Background(), "ROLLBACK")
+	} else if _, err := s.wconn.ExecContext(context.Background(), "COMMIT"); err != nil {
+		g.err = storeErr("commit", err)
+		// A failed COMMIT can leave the transaction open; end it.
+		_, _ = s.wconn.ExecContext(context.Background(), "ROLLBACK")
+	}
+	close(g.done)
+}
+
+// abortLocked rolls the open write transaction back and tells its members to
+// run again.
+func (s *Store) abortLocked(cause error) {
+	g := s.cur
+	if g == nil {
+		return
+	}
+	s.cur = nil
+	_, _ = s.wconn.ExecContext(context.Background(), "ROLLBACK")
+	g.err = cause
+	g.retry = true
+	close(g.done)
+}
+
+// takeReader takes a read connection from the pool, opening it if needed.
+func (s *Store) takeReader(ctx context.Context) (*reader, error) {
+	var r *reader
+	select {
+	case r = <-s.rpool:
+	case <-ctx.Done():
+		return nil, ctxErr(ctx.Err())
+	}
+	if r != nil {
+		return r, nil
+	}
+	conn, err := s.rdb.Conn(ctx)
+	if err != nil {
+		s.rpool <- nil
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, ctxErr(cerr)
+		}
+		return nil, fault.Wrap(fault.Unavailable, err, "sqlitestore: open read connection")
+	}
+	r = &reader{conn: conn}
+	r.stmts = newStmtCache(conn.PrepareContext)
+	for _, q := range []string{qGet, qGetByUniqueKey} {
+		if _, err := r.stmts.get(ctx, q); err != nil {
+			_ = r.close()
+			s.rpool <- nil
+			return nil, storeErr("prepare", err)
+		}
+	}
+	return r, nil
+}
+
+// putReader returns r to the pool; err is the last error seen on it, and a
+// connection that database/sql gave up on is replaced.
+func (s *Store) putReader(r *reader, err error) {
+	if err != nil && (errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn)) {
+		_ = r.close()
+		r = nil
+	}
+	s.rpool <- r
+}
+
+func (r *reader) close() error {
+	return errors.Join(r.stmts.close(), r.conn.Close())
+}
+
+// View implements store.Store.
+func (s *Store) View(ctx context.Context, fn func(tx store.Tx) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.inflight.Done()
+	if err := ctx.Err(); err != nil {
+		return ctxErr(err)
+	}
+	r, err := s.takeReader(ctx)
+	if err != nil {
+		return err
+	}
+	t := &tx{s: s, r: r}
+	defer func() {
+		t.done = true
+		// A deferred transaction: SQLite takes its snapshot at the first
+		// read and keeps it until the ROLLBACK.
+		_, rerr := r.conn.ExecContext(context.Background(), "ROLLBACK")
+		s.putReader(r, cmpErr(t.lastErr, rerr))
+	}()
+	if _, err := r.conn.ExecContext(ctx, "BEGIN"); err != nil {
+		t.lastErr = err
+		if cerr := ctx.Err(); cerr != nil {
+			return ctxErr(cerr)
+		}
+		return storeErr("begin read transaction", err)
+	}
+	return fn(t)
+}
+
+// cmpErr returns a if it is not nil, else b.
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.inflight.Done()
+	r, err := s.takeReader(ctx)
+	if err != nil {
+		return err
+	}
+	var one int
+	err = r.conn.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	s.putReader(r, err)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return ctxErr(cerr)
+		}
+		return fault.Wrap(fault.Unavailable, err, "sqlitestore: ping")
+	}
+	return nil
+}
+
+// Close implements store.Store: it waits for the Updates and Views in flight,
+// then closes the database. Calls after Close fail with fault.Unavailable.
+// Closing twice is harmless.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.inflight.Wait()
+	return s.closeResources()
+}
+
+func (s *Store) closeResources() error {
+	var errs []error
+	if s.wstmts != nil {
+		errs = append(errs, s.wstmts.close())
+	}
+	if s.rpool != nil {
+	drain:
+		for {
+			select {
+			case r := <-s.rpool:
+				if r != nil {
+					errs = append(errs, r.close())
+				}
+			default:
+				break drain
+			}
+		}
+	}
+	if s.wconn != nil {
+		errs = append(errs, s.wconn.Close())
+	}
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	if s.wdb != nil {
+		errs = append(errs, s.wdb.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fault.Wrap(fault.Internal, err, "sqlitestore: close %s", s.path)
+	}
+	return nil
+}
+
+// stmtCache keeps prepared statements by SQL text. Queries built from a
+// Filter vary, so the cache is bounded; past the bound get returns nil and
+// the caller runs the query unprepared.
+type stmtCache struct {
+	prepare func(ctx context.Context, query string) (*sql.Stmt, error)
+	mu      sync.Mutex
+	m       map[string]*sql.Stmt
+}
+
+const maxCachedStmts = 256
+
+func newStmtCache(prepare func(ctx context.Context, query string) (*sql.Stmt, error)) *stmtCache {
+	return &stmtCache{prepare: prepare, m: make(map[string]*sql.Stmt)}
+}
+
+func (c *stmtCache) get(ctx context.Context, q string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[q]; ok {
+		return st, nil
+	}
+	if len(c.m) >= maxCachedStmts {
+		return nil, nil
+	}
+	st, err := c.prepare(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	c.m[q] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for q, st := range c.m {
+		errs = append(errs, st.Close())
+		delete(c.m, q)
+	}
+	return errors.Join(errs...)
+}
+
+// ctxErr reports a cancelled or expired context; errors.Is(err, ctx.Err())
+// holds for the result.
+func ctxErr(err error) error {
+	return fault.Wrap(fault.Internal, err, "sqlitestore")
+}
+
+// SQLite primary result codes (the low byte of an extended code).
+const (
+	sqliteBusy       = 5
+	sqliteLocked     = 6
+	sqliteCantOpen   = 14
+	sqliteConstraint = 19
+)
+
+// sqliteCode returns the primary SQLite result code in err, or 0.
+func sqliteCode(err error) int {
+	var e interface{ Code() int }
+	if errors.As(err, &e) {
+		return e.Code() & 0xff
+	}
+	return 0
+}
+
+// storeErr classifies an error from the database.
+func storeErr(op string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return ctxErr(err)
+	}
+	switch sqliteCode(err) {
+	case sqliteBusy, sqliteLocked, sqliteCantOpen:
+		return fault.Wrap(fault.Unavailable, err, "sqlitestore: %s", op)
+	}
+	if errors.Is(err, sql.ErrConnDone) {
+		return fault.Wrap(fault.Unavailable, err, "sqlitestore: %s", op)
+	}
+	return fault.Wrap(fault.Internal, err, "sqlitestore: %s", op)
+}
+
+func errorf(format string, args ...any) error {
+	return &fault.Error{Kind: fault.Internal, Message: "sqlitestore: " + fmt.Sprintf(format, args...)}
+}
