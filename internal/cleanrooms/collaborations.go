@@ -393,11 +393,11 @@ func (s *Service) ListCollaborations(ctx context.Context, in *api.ListCollaborat
 	out := &api.ListCollaborationsOutput{CollaborationList: []api.CollaborationSummary{}}
 	err = s.store.View(ctx, func(tx store.Tx) error {
 		out.CollaborationList = out.CollaborationList[:0]
-		recs, err := tx.List(ctx, kindMember, store.Filter{Account: account, Statuses: statuses}, pg.query())
+		recs, err := tx.List(ctx, kindMember, store.Filter{Account: account, Statuses: statuses}, pg.Query())
 		if err != nil {
 			return err
 		}
-		recs, out.NextToken = pg.next(recs)
+		recs, out.NextToken = pg.Next(recs)
 		for _, rec := range recs {
 			m, err := memberOf(rec)
 			if err != nil {

@@ -26,11 +26,11 @@ func (s *Service) ListMembers(ctx context.Context, in *api.ListMembersInput) (*a
 		if _, _, err := visibleCollaboration(ctx, tx, id, account); err != nil {
 			return err
 		}
-		recs, err := tx.List(ctx, kindMember, store.Filter{Parent: id}, pg.query())
+		recs, err := tx.List(ctx, kindMember, store.Filter{Parent: id}, pg.Query())
 		if err != nil {
 			return err
 		}
-		recs, out.NextToken = pg.next(recs)
+		recs, out.NextToken = pg.Next(recs)
 		for _, rec := range recs {
 			m, err := memberOf(rec)
 			if err != nil {

@@ -271,11 +271,11 @@ func (s *Service) ListMemberships(ctx context.Context, in *api.ListMembershipsIn
 	out := &api.ListMembershipsOutput{}
 	err = s.store.View(ctx, func(tx store.Tx) error {
 		out.MembershipSummaries = []api.MembershipSummary{}
-		recs, err := tx.List(ctx, kindMembership, f, pg.query())
+		recs, err := tx.List(ctx, kindMembership, f, pg.Query())
 		if err != nil {
 			return err
 		}
-		recs, out.NextToken = pg.next(recs)
+		recs, out.NextToken = pg.Next(recs)
 		for _, rec := range recs {
 			ms, err := membershipOf(rec)
 			if err != nil {

@@ -70,7 +70,11 @@ func (c *ErrorCodec) Render(err error) Rendered {
 	}
 	switch {
 	case e.Code != "":
-		return Rendered{Code: e.Code, Status: statusOf(e.Kind), Body: map[string]any{c.messageKey: e.Message}}
+		status := statusOf(e.Kind)
+		if s, ok := c.shapes[e.Code]; ok {
+			status = s.Status
+		}
+		return Rendered{Code: e.Code, Status: status, Body: map[string]any{c.messageKey: e.Message}}
 	case e.Kind == fault.NotImplemented:
 		return Rendered{Code: codeNotImplemented, Status: http.StatusNotImplemented, Body: map[string]any{c.messageKey: e.Message}}
 	}

@@ -682,7 +682,10 @@ func (g *generator) valueCheck(shape, value, path string) string {
 
 // ---- patterns ----
 
-var surrogateItem = regexp.MustCompile(`\\u[dD][89abAB][0-9a-fA-F]{2}(-\\u[dD][c-fC-F][0-9a-fA-F]{2})?|\\u[dD][c-fC-F][0-9a-fA-F]{2}`)
+// surrogateRun matches a run of UTF-16 surrogate escapes inside a class,
+// with the dashes of the ranges between them (\uD800\uDBFF-\uDC00\uDFFF,
+// \uD800\uDC00-\uDBFF\uDFFF): together they admit the supplementary planes.
+var surrogateRun = regexp.MustCompile(`\\u[dD][89a-fA-F][0-9a-fA-F]{2}(?:-?\\u[dD][89a-fA-F][0-9a-fA-F]{2})*`)
 
 // translatePattern turns a model (Java) pattern into a Go expression anchored
 // to match a whole value, and names the wire constructor for the engine that
@@ -691,16 +694,7 @@ var surrogateItem = regexp.MustCompile(`\\u[dD][89abAB][0-9a-fA-F]{2}(-\\u[dD][c
 // admit once strings are decoded to runes.
 func translatePattern(src string) (expr, engine string) {
 	p := src
-	if surrogateItem.MatchString(p) {
-		first := true
-		p = surrogateItem.ReplaceAllStringFunc(p, func(string) string {
-			if first {
-				first = false
-				return `\x{10000}-\x{10FFFF}`
-			}
-			return ""
-		})
-	}
+	p = surrogateRun.ReplaceAllString(p, `\x{10000}-\x{10FFFF}`)
 	p = regexp.MustCompile(`\\u([0-9a-fA-F]{4})`).ReplaceAllString(p, `\x{$1}`)
 	if _, err := regexp.Compile(p); err == nil {
 		return `^(?:` + p + `)$`, "RE2Pattern"

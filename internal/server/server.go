@@ -1,0 +1,264 @@
+// Package server assembles cleanroomsd: it opens the store, builds the
+// services and their protocol handlers, and serves them all on one HTTP
+// listener, routing each request to a service by the SigV4 credential scope.
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cleanroomsd/cleanroomsd/internal/api/cleanroomsapi"
+	"github.com/cleanroomsd/cleanroomsd/internal/api/glueapi"
+	"github.com/cleanroomsd/cleanroomsd/internal/auth"
+	"github.com/cleanroomsd/cleanroomsd/internal/cleanrooms"
+	"github.com/cleanroomsd/cleanroomsd/internal/fault"
+	"github.com/cleanroomsd/cleanroomsd/internal/glue"
+	"github.com/cleanroomsd/cleanroomsd/internal/identity"
+	"github.com/cleanroomsd/cleanroomsd/internal/protocol"
+	"github.com/cleanroomsd/cleanroomsd/internal/store"
+	"github.com/cleanroomsd/cleanroomsd/internal/store/pgstore"
+	"github.com/cleanroomsd/cleanroomsd/internal/store/sqlitestore"
+	"github.com/cleanroomsd/cleanroomsd/internal/wire"
+)
+
+// Config configures a Server.
+type Config struct {
+	// DataDir holds the embedded store (and, later, object data).
+	DataDir string
+	// DatabaseURL, when set, keeps metadata in PostgreSQL instead of the
+	// embedded store.
+	DatabaseURL string
+	// Region is the region the server answers for, used in ARNs.
+	Region string
+	// CredentialsFile switches on strict mode: every request's SigV4
+	// signature is verified against the accounts in this file.
+	CredentialsFile string
+	Quotas          cleanrooms.Quotas
+	Logger          *slog.Logger
+	// CheckResponses validates every response against the model (tests).
+	CheckResponses bool
+}
+
+// Server is a running cleanroomsd.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   store.Store
+	authn   *auth.Authenticator
+	cr      *protocol.RestJSON
+	glue    *protocol.JSONRPC
+	handler http.Handler
+	http    *http.Server
+}
+
+// cleanroomsErrors maps fault kinds to Clean Rooms' modeled errors. It is the
+// one place that choice is made; protocol.NewErrorCodec checks it is
+// complete against the model.
+func cleanroomsErrors() protocol.ErrorTable {
+	return protocol.ErrorTable{
+		fault.Internal:      "InternalServerException",
+		fault.Unavailable:   "InternalServerException",
+		fault.Validation:    "ValidationException",
+		fault.AccessDenied:  "AccessDeniedException",
+		fault.NotFound:      "ResourceNotFoundException",
+		fault.Conflict:      "ConflictException",
+		fault.QuotaExceeded: "ServiceQuotaExceededException",
+		fault.Throttled:     "ThrottlingException",
+	}
+}
+
+// glueErrors maps fault kinds to Glue's errors. AccessDeniedException and
+// ThrottlingException are not in the operations' modeled errors but Glue
+// answers with them; glueExtraErrors describes them.
+func glueErrors() protocol.ErrorTable {
+	return protocol.ErrorTable{
+		fault.Internal:      "InternalServiceException",
+		fault.Unavailable:   "InternalServiceException",
+		fault.Validation:    "InvalidInputException",
+		fault.AccessDenied:  "AccessDeniedException",
+		fault.NotFound:      "EntityNotFoundException",
+		fault.Conflict:      "AlreadyExistsException",
+		fault.QuotaExceeded: "ResourceNumberLimitExceededException",
+		fault.Throttled:     "ThrottlingException",
+	}
+}
+
+func glueErrorShapes() map[string]wire.ErrorShape {
+	shapes := glueapi.ErrorShapes()
+	shapes["AccessDeniedException"] = wire.ErrorShape{Name: "AccessDeniedException", Status: 400, Sender: true, Members: []string{"Message"}}
+	shapes["ThrottlingException"] = wire.ErrorShape{Name: "ThrottlingException", Status: 400, Sender: true, Members: []string{"Message"}}
+	return shapes
+}
+
+// New opens the store and builds every service.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+
+	if cfg.CredentialsFile != "" {
+		accounts, err := auth.LoadCredentials(cfg.CredentialsFile)
+		if err != nil {
+			return nil, err
+		}
+		s.authn = auth.NewStrict(accounts)
+	} else {
+		s.authn = auth.NewDev()
+	}
+
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+
+	svc := cleanrooms.New(cleanrooms.Config{Store: st, Region: cfg.Region, Quotas: cfg.Quotas, Logger: cfg.Logger})
+	codec, err := protocol.NewErrorCodec(cleanroomsErrors(), cleanroomsapi.ErrorShapes())
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.cr, err = protocol.NewRestJSON(cleanroomsapi.Operations(svc), codec,
+		protocol.Options{Logger: cfg.Logger, CheckResponses: cfg.CheckResponses})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+
+	glueCodec, err := protocol.NewErrorCodec(glueErrors(), glueErrorShapes())
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.glue, err = protocol.NewJSONRPC(glueapi.Operations(glue.New(st)), glueapi.TargetPrefix, glueapi.JSONVersion, glueCodec,
+		protocol.Options{Logger: cfg.Logger, CheckResponses: cfg.CheckResponses})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("/", http.HandlerFunc(s.dispatch))
+	s.handler = mux
+	return s, nil
+}
+
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return pgstore.Open(ctx, cfg.DatabaseURL)
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("a data directory or a database URL is required")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	return sqlitestore.Open(ctx, filepath.Join(cfg.DataDir, "metadata.db"))
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves on ln until ctx is done, then stops accepting, lets in-flight
+// requests finish (up to grace) and returns. It does not close the store.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	s.http = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := s.http.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close closes the store.
+func (s *Server) Close() error { return s.store.Close() }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		http.Error(w, "store unavailable\n", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	io.WriteString(w, "ok\n")
+}
+
+// maxBodyBytes bounds the request bodies of the JSON services.
+const maxBodyBytes = 8 << 20
+
+// dispatch routes a request to a service by its SigV4 signing name.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	reqID := uuid.NewString()
+	w.Header().Set("x-amzn-RequestId", reqID)
+	r = r.WithContext(protocol.WithRequestID(r.Context(), reqID))
+
+	service := cleanroomsapi.SigningName
+	if sc, ok := auth.Scope(r); ok {
+		service = sc.Service
+	}
+	switch service {
+	case cleanroomsapi.SigningName:
+		s.serveJSON(w, r, s.cr)
+	case glueapi.SigningName:
+		s.serveJSON(w, r, s.glue)
+	default:
+		s.cr.WriteError(w, r, &fault.Error{Kind: fault.Validation, Code: "UnknownServiceException",
+			Message: fmt.Sprintf("cleanroomsd does not serve the %q service", service)})
+	}
+}
+
+// jsonService is a protocol handler of a JSON service.
+type jsonService interface {
+	http.Handler
+	WriteError(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// serveJSON authenticates a request of a JSON service and hands it to h.
+func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, h jsonService) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		h.WriteError(w, r, fault.Newf(fault.Validation, "could not read the request body: %v", err))
+		return
+	}
+	caller, err := s.authn.Authenticate(r, auth.PayloadHash(body))
+	if err != nil {
+		h.WriteError(w, r, err)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r = r.WithContext(identity.With(r.Context(), caller))
+	h.ServeHTTP(w, r)
+}
