@@ -64,12 +64,13 @@ type Page struct {
 // fault.NotFound for a missing record, fault.Conflict for a uniqueness
 // violation, fault.Unavailable when the store cannot be reached, and
 // fault.Internal for anything else. Writes inside View fail with
-// fault.Internal.
+// fault.Internal. A NotFound or Conflict leaves the transaction usable: the
+// function may go on and commit. Data is returned byte for byte as stored.
 type Tx interface {
 	// Get returns the record (kind, id), or a NotFound error.
 	Get(ctx context.Context, kind, id string) (*Record, error)
 	// GetByUniqueKey returns the record of kind whose UniqueKey is key, or a
-	// NotFound error.
+	// NotFound error (always for an empty key).
 	GetByUniqueKey(ctx context.Context, kind, key string) (*Record, error)
 	// Insert stores a new record and sets r.Seq. It fails with Conflict if a
 	// record with the same (Kind, ID), or the same (Kind, UniqueKey) when
@@ -83,7 +84,8 @@ type Tx interface {
 	// Delete removes the record (kind, id), or fails with NotFound.
 	Delete(ctx context.Context, kind, id string) error
 	// List returns the records of kind matching f, in increasing Seq order,
-	// starting after p.After, at most p.Limit of them.
+	// starting after p.After, at most p.Limit of them. A Limit below 1 is an
+	// Internal error.
 	List(ctx context.Context, kind string, f Filter, p Page) ([]*Record, error)
 	// Count returns how many records of kind match f.
 	Count(ctx context.Context, kind string, f Filter) (int, error)
@@ -94,9 +96,11 @@ type Store interface {
 	// Update runs fn in a serializable read-write transaction and commits it
 	// when fn returns nil; the commit is durable when Update returns nil.
 	// When fn returns an error the transaction is rolled back and that error
-	// is returned unchanged. If the transaction conflicts with a concurrent
-	// one, the store may roll back and run fn again, so fn must have no
-	// effects outside tx and must not keep state across runs.
+	// is returned unchanged; a panic in fn rolls back and propagates; a
+	// context cancelled while fn runs makes Update fail and keep nothing. If
+	// the transaction conflicts with a concurrent one, the store may roll
+	// back and run fn again, so fn must have no effects outside tx and must
+	// not keep state across runs. fn must not call Update on the same store.
 	Update(ctx context.Context, fn func(tx Tx) error) error
 	// View runs fn in a read-only transaction that sees one consistent
 	// snapshot.

@@ -31,7 +31,8 @@
 // the queued ones and waits. Each Update after the first of a transaction
 // runs under its own SAVEPOINT and is rolled back to it when fn fails, so one
 // fn's failure never affects another's writes. The last Update of the group
-// (the one that finds nobody queued, or that fills the group to MaxBatch)
+// (the one that finds nobody queued, or that fills the group to the
+// WithMaxBatch bound)
 // commits once for all of them, and each caller gets nil only after that
 // durable commit. An idle store therefore commits every Update at once, and
 // a busy one amortizes an fsync over many. The only case in which fn is run a
@@ -44,7 +45,21 @@
 // from its first read on, and never waits for the writer.
 //
 // fn passed to Update must not call Update on the same Store: the writer lock
-// is held while fn runs, so that would deadlock. Calling View is fine.
+// is held while fn runs, so that would deadlock. Calling View is fine (it
+// sees committed data only, not fn's writes).
+//
+// # Errors and cancellation
+//
+// Errors are *fault.Error values: Conflict for a UNIQUE violation, NotFound,
+// Unavailable for a closed store or a database file that is locked or cannot
+// be opened, Internal otherwise. A cancelled context is reported as Internal
+// wrapping ctx.Err(), so errors.Is(err, context.Canceled) holds. Update checks
+// its context before fn, before each statement, and after fn: an Update
+// whose context ends before fn returns keeps nothing and returns an error.
+// Statements on the writer are never interrupted mid-way, since
+// sqlite3_interrupt could roll back a transaction other Updates share. An
+// Update waiting for the writer lock waits until it gets it. A panic in fn
+// rolls fn's writes back and goes on in the caller.
 package sqlitestore
 
 import (
@@ -125,7 +140,9 @@ func WithReadConns(n int) Option {
 	}
 }
 
-// WithMaxBatch sets how many Updates at most share one commit (default 128).
+// WithMaxBatch sets how many Updates at most share one commit (default 64).
+// The bound keeps the wait of the group's first Update short under heavy
+// load; past a few dozen Updates an fsync is a small share of their cost.
 // 1 disables group commit: every Update then commits, and fsyncs, on its own.
 func WithMaxBatch(n int) Option {
 	return func(o *options) {
@@ -143,7 +160,7 @@ const busyTimeoutMillis = 10000
 // and its parent directories if they are missing, and brings its schema up
 // to date.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	o := options{readConns: 4, maxBatch: 128}
+	o := options{readConns: 4, maxBatch: 64}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -202,6 +219,11 @@ func (s *Store) open(ctx context.Context, abs string, o options) error {
 	if err := migrate(ctx, s.wconn); err != nil {
 		return fault.Wrap(fault.Internal, err, "sqlitestore: %s", abs)
 	}
+	// Make the file's directory entry durable: SQLite syncs the directory
+	// when it creates the WAL, but not for the database file itself.
+	if err := syncDir(filepath.Dir(abs)); err != nil {
+		return fault.Wrap(fault.Unavailable, err, "sqlitestore: sync directory of %s", abs)
+	}
 	s.wstmts = newStmtCache(s.wconn.PrepareContext)
 
 	rp := url.Values{}
@@ -223,7 +245,7 @@ func (s *Store) open(ctx context.Context, abs string, o options) error {
 
 	// Prepare the fixed statements now, so that a broken schema shows at
 	// Open and the first requests do not pay for it.
-	for _, q := range []string{qGet, qGetByUniqueKey, qInsert, qUpdate, qDelete} {
+	for _, q := range writerStmts {
 		if _, err := s.wstmts.get(ctx, q); err != nil {
 			return fault.Wrap(fault.Internal, err, "sqlitestore: prepare %q", q)
 		}
@@ -234,6 +256,23 @@ func (s *Store) open(ctx context.Context, abs string, o options) error {
 	}
 	s.putReader(r, nil)
 	return nil
+}
+
+// The statements prepared when a connection opens. The transaction control
+// statements must be among them: they are run through the statement cache,
+// which may fill up with List queries.
+var (
+	writerStmts = []string{qGet, qGetByUniqueKey, qInsert, qUpdate, qDelete,
+		"BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT u", "RELEASE u", "ROLLBACK TO u"}
+	readerStmts = []string{qGet, qGetByUniqueKey, "BEGIN", "ROLLBACK"}
+)
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
 }
 
 // Path returns the absolute path of the database file.
@@ -261,7 +300,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	}
 	defer s.inflight.Done()
 	for attempt := 1; ; attempt++ {
-		err, retry := s.updateOnce(ctx, fn)
+		retry, err := s.updateOnce(ctx, fn)
 		if !retry || attempt == maxAttempts {
 			return err
 		}
@@ -271,9 +310,9 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 // updateOnce runs fn once in the shared write transaction and waits for that
 // transaction to end. retry reports that SQLite aborted the transaction after
 // fn succeeded, so fn's writes are lost and fn may be run again.
-func (s *Store) updateOnce(ctx context.Context, fn func(tx store.Tx) error) (err error, retry bool) {
+func (s *Store) updateOnce(ctx context.Context, fn func(tx store.Tx) error) (retry bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return ctxErr(err), false
+		return false, ctxErr(err)
 	}
 	s.waiting.Add(1)
 	s.wmu.Lock()
@@ -283,7 +322,7 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx store.Tx) error) (err
 	if err != nil {
 		s.endLocked()
 		s.wmu.Unlock()
-		return err, false
+		return false, err
 	}
 	t := &tx{s: s, write: true}
 	returned := false
@@ -309,28 +348,27 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx store.Tx) error) (err
 	s.endLocked()
 	s.wmu.Unlock()
 	if ferr != nil {
-		return ferr, false
+		return false, ferr
 	}
 	<-g.done
 	if !kept || g.retry {
-		return g.err, true
+		return true, g.err
 	}
-	return g.err, false
+	return false, g.err
 }
 
 // joinLocked makes the caller part of the open write transaction, beginning
 // one if none is open. Every member but the first gets a savepoint, so that
 // its failure can be undone alone.
 func (s *Store) joinLocked() (g *group, savepoint bool, err error) {
-	bg := context.Background()
 	if s.cur == nil {
-		if _, err := s.wconn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
+		if _, err := s.wexec("BEGIN IMMEDIATE"); err != nil {
 			return nil, false, storeErr("begin transaction", err)
 		}
 		s.cur = &group{done: make(chan struct{})}
 		return s.cur, false, nil
 	}
-	if _, err := s.wconn.ExecContext(bg, "SAVEPOINT u"); err != nil {
+	if _, err := s.wexec("SAVEPOINT u"); err != nil {
 		err = storeErr("savepoint", err)
 		s.abortLocked(err)
 		return nil, false, err
@@ -344,31 +382,30 @@ func (s *Store) leaveLocked(g *group, savepoint, ok bool) bool {
 	if s.cur != g {
 		return false // the transaction was aborted under fn
 	}
-	bg := context.Background()
 	switch {
 	case !savepoint && ok:
 		g.n++
 		return true
 	case !savepoint:
 		// The first member failed: nothing else is in the transaction.
-		_, _ = s.wconn.ExecContext(bg, "ROLLBACK")
+		_, _ = s.wexec("ROLLBACK")
 		s.cur = nil
 		close(g.done)
 		return false
 	case ok:
-		if _, err := s.wconn.ExecContext(bg, "RELEASE u"); err != nil {
+		if _, err := s.wexec("RELEASE u"); err != nil {
 			s.abortLocked(storeErr("release savepoint", err))
 			return false
 		}
 		g.n++
 		return true
 	default:
-		if _, err := s.wconn.ExecContext(bg, "ROLLBACK TO u"); err != nil {
+		if _, err := s.wexec("ROLLBACK TO u"); err != nil {
 			// SQLite rolled the whole transaction back (an I/O error, say).
 			s.abortLocked(storeErr("roll back to savepoint", err))
 			return false
 		}
-		if _, err := s.wconn.ExecContext(bg, "RELEASE u"); err != nil {
+		if _, err := s.wexec("RELEASE u"); err != nil {
 			s.abortLocked(storeErr("release savepoint", err))
 		}
 		return false
@@ -384,11 +421,11 @@ func (s *Store) endLocked() {
 	}
 	s.cur = nil
 	if g.n == 0 {
-		_, _ = s.wconn.ExecContext(context.Background(), "ROLLBACK")
-	} else if _, err := s.wconn.ExecContext(context.Background(), "COMMIT"); err != nil {
+		_, _ = s.wexec("ROLLBACK")
+	} else if _, err := s.wexec("COMMIT"); err != nil {
 		g.err = storeErr("commit", err)
 		// A failed COMMIT can leave the transaction open; end it.
-		_, _ = s.wconn.ExecContext(context.Background(), "ROLLBACK")
+		_, _ = s.wexec("ROLLBACK")
 	}
 	close(g.done)
 }
@@ -401,7 +438,7 @@ func (s *Store) abortLocked(cause error) {
 		return
 	}
 	s.cur = nil
-	_, _ = s.wconn.ExecContext(context.Background(), "ROLLBACK")
+	_, _ = s.wexec("ROLLBACK")
 	g.err = cause
 	g.retry = true
 	close(g.done)
@@ -428,7 +465,7 @@ func (s *Store) takeReader(ctx context.Context) (*reader, error) {
 	}
 	r = &reader{conn: conn}
 	r.stmts = newStmtCache(conn.PrepareContext)
-	for _, q := range []string{qGet, qGetByUniqueKey} {
+	for _, q := range readerStmts {
 		if _, err := r.stmts.get(ctx, q); err != nil {
 			_ = r.close()
 			s.rpool <- nil
@@ -470,10 +507,10 @@ func (s *Store) View(ctx context.Context, fn func(tx store.Tx) error) error {
 		t.done = true
 		// A deferred transaction: SQLite takes its snapshot at the first
 		// read and keeps it until the ROLLBACK.
-		_, rerr := r.conn.ExecContext(context.Background(), "ROLLBACK")
+		_, rerr := r.stmts.exec(context.Background(), "ROLLBACK")
 		s.putReader(r, cmpErr(t.lastErr, rerr))
 	}()
-	if _, err := r.conn.ExecContext(ctx, "BEGIN"); err != nil {
+	if _, err := r.stmts.exec(ctx, "BEGIN"); err != nil {
 		t.lastErr = err
 		if cerr := ctx.Err(); cerr != nil {
 			return ctxErr(cerr)
@@ -591,6 +628,23 @@ func (c *stmtCache) get(ctx context.Context, q string) (*sql.Stmt, error) {
 	}
 	c.m[q] = st
 	return st, nil
+}
+
+// exec runs q, a statement without arguments, prepared once.
+func (c *stmtCache) exec(ctx context.Context, q string) (sql.Result, error) {
+	st, err := c.get(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return nil, errorf("statement cache full")
+	}
+	return st.ExecContext(ctx)
+}
+
+// wexec runs a transaction control statement on the writer.
+func (s *Store) wexec(q string) (sql.Result, error) {
+	return s.wstmts.exec(context.Background(), q)
 }
 
 func (c *stmtCache) close() error {

@@ -138,6 +138,19 @@ func TestMigrationsAndPragmas(t *testing.T) {
 	if sync != 2 {
 		t.Errorf("synchronous = %d, want 2 (FULL)", sync)
 	}
+	r, err := s.takeReader(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queryOnly int
+	err = r.conn.QueryRowContext(t.Context(), "PRAGMA query_only").Scan(&queryOnly)
+	s.putReader(r, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if queryOnly != 1 {
+		t.Errorf("query_only on a read connection = %d, want 1", queryOnly)
+	}
 	// Reopening an up-to-date file changes nothing.
 	path := s.Path()
 	if err := s.Close(); err != nil {

@@ -5,8 +5,11 @@
 //		storetest.Run(t, storetest.Harness{Open: openTempStore})
 //	}
 //
-// The suite checks what the doc comments of package store promise, and only
-// that; where it has to read the contract, the test says so.
+// The suite checks what the doc comments of package store promise. Where it
+// reads more into them than they spell out (a Tx stays usable after a
+// NotFound or Conflict answer; a panic in fn rolls back and propagates; a
+// context cancelled before fn returns makes Update fail and keep nothing; the
+// empty unique key finds nothing), the test's comment says so.
 package storetest
 
 import (
@@ -1158,6 +1161,10 @@ paging:
 	t.Logf("listed %d records while %d were inserted concurrently", len(got), inserted)
 }
 
+// testContextCancelled: a context that ends before the commit makes Update
+// fail and keep nothing, whether it ended before the call or while fn ran.
+// (database/sql rolls a transaction back when its context ends, so this is
+// what a database/sql-based store does anyway.)
 func testContextCancelled(t *testing.T, h Harness) {
 	t.Run("BeforeUpdate", func(t *testing.T) {
 		s := h.Open(t)
