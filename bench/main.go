@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cleanrooms/types"
 
 	crs "github.com/cleanroomsd/cleanroomsd/internal/cleanrooms"
+	"github.com/cleanroomsd/cleanroomsd/internal/sdkhttp"
 	"github.com/cleanroomsd/cleanroomsd/internal/server"
 )
 
@@ -98,7 +99,7 @@ func client(endpoint, account string) *cleanrooms.Client {
 		BaseEndpoint:     aws.String(endpoint),
 		Credentials:      credentials.NewStaticCredentialsProvider(account, "secret", ""),
 		RetryMaxAttempts: 1,
-		HTTPClient:       &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		HTTPClient:       sdkhttp.Client(&http.Transport{MaxIdleConnsPerHost: 64}),
 	})
 }
 
@@ -253,7 +254,7 @@ func run(d time.Duration, n int, dbURL string) error {
 type recorder struct{ last []byte }
 
 func (r *recorder) Do(req *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := sdkhttp.Client(nil).Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cleanrooms"
 	"github.com/aws/aws-sdk-go-v2/service/cleanrooms/types"
+
+	"github.com/cleanroomsd/cleanroomsd/internal/sdkhttp"
 )
 
 // The test binary doubles as the server: with CLEANROOMSD_RUN_MAIN set it
@@ -100,6 +102,7 @@ func (p *process) client(account string) *cleanrooms.Client {
 		BaseEndpoint:     aws.String("http://" + p.addr),
 		Credentials:      credentials.NewStaticCredentialsProvider(account, "secret", ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       sdkhttp.Client(nil),
 	})
 }
 

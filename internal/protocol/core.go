@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"runtime/debug"
 	"strconv"
 
@@ -99,7 +100,7 @@ func decodeBody(body []byte, in any) error {
 			if path == "" {
 				path = "body"
 			}
-			msg := fmt.Sprintf("Member must be of type %s, not a JSON %s", jsonKind(te.Type.String()), te.Value)
+			msg := fmt.Sprintf("Member must be of type %s, not a JSON %s", jsonKind(te.Type), te.Value)
 			return fault.Invalid("FIELD_VALIDATION_FAILED", fmt.Sprintf("1 validation error detected: Value at '%s' failed to satisfy constraint: %s", path, msg),
 				fault.Field{Name: path, Message: msg})
 		}
@@ -108,22 +109,32 @@ func decodeBody(body []byte, in any) error {
 	return nil
 }
 
-func jsonKind(goType string) string {
-	switch goType {
-	case "string":
+// jsonKind names the JSON kind that decodes into t, for messages; Go type
+// names (cleanroomsapi.MemberAbility) mean nothing to clients.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
 		return "string"
-	case "bool", "*bool":
+	case reflect.Bool:
 		return "boolean"
-	case "int32", "int64", "float32", "float64", "*int32", "*int64", "*float32", "*float64":
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
 		return "number"
-	}
-	if len(goType) > 2 && goType[:2] == "[]" {
+	case reflect.Slice, reflect.Array:
 		return "list"
-	}
-	if len(goType) > 4 && goType[:4] == "map[" {
+	case reflect.Map:
 		return "map"
+	case reflect.Struct:
+		return "structure"
 	}
-	return goType
+	return t.Kind().String()
 }
 
 func validationError(errs []wire.FieldError) *fault.Error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	crs "github.com/cleanroomsd/cleanroomsd/internal/cleanrooms"
+	"github.com/cleanroomsd/cleanroomsd/internal/sdkhttp"
 	"github.com/cleanroomsd/cleanroomsd/internal/server"
 )
 
@@ -74,7 +74,7 @@ func (ts *testServer) clientWithKeys(keyID, secret string) *cleanrooms.Client {
 		BaseEndpoint:     aws.String(ts.url),
 		Credentials:      credentials.NewStaticCredentialsProvider(keyID, secret, ""),
 		RetryMaxAttempts: 1,
-		HTTPClient:       http.DefaultClient,
+		HTTPClient:       sdkhttp.Client(nil),
 	})
 }
 
