@@ -1,0 +1,293 @@
+// Package engine checks SQL against AWS Clean Rooms analysis rules and runs the
+// checked query, sandboxed, on an embedded DuckDB.
+//
+// The flow is Check then Run:
+//
+//   - Check parses the query with DuckDB's own parser (json_serialize_sql),
+//     binds template parameters into the syntax tree as typed constants,
+//     enforces the analysis rules of every configured table the query
+//     references (AGGREGATION, LIST or CUSTOM, see the rule files), rewrites
+//     the tree where a rule demands it (aggregation output constraints become
+//     HAVING COUNT(DISTINCT …) >= minimum) and regenerates SQL from the checked
+//     tree with json_deserialize_sql. The regenerated SQL is parsed once more
+//     and must give back exactly the checked tree, so what runs is what was
+//     checked. The raw query text is never executed.
+//   - Run opens a fresh in-memory DuckDB database for the plan, exposes each
+//     referenced table as a view holding only its allowed columns (typed as in
+//     the Glue catalog), then disables external access except for exactly the
+//     table's files and the output directory, locks the configuration and
+//     COPYs the regenerated query into out.Dir.
+//
+// Rule violations are *fault.Error values of kind Validation with reason
+// INVALID_QUERY; their messages name the rule and the offending column or
+// construct and never contain data. Run failures are *QueryError values with a
+// code suitable for ProtectedQueryError; a timeout matches ErrTimeout.
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/cleanroomsd/cleanroomsd/internal/api/cleanroomsapi"
+	"github.com/cleanroomsd/cleanroomsd/internal/fault"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// ReasonInvalidQuery is the fault reason of every rule violation.
+const ReasonInvalidQuery = "INVALID_QUERY"
+
+// Rule types, as in the Clean Rooms model.
+const (
+	RuleAggregation = string(cleanroomsapi.AnalysisRuleTypeAggregation)
+	RuleList        = string(cleanroomsapi.AnalysisRuleTypeList)
+	RuleCustom      = string(cleanroomsapi.AnalysisRuleTypeCustom)
+)
+
+// Error codes of QueryError. Clean Rooms documents MALFORMED_QUERY for
+// queries that are not valid; the others are cleanroomsd's.
+const (
+	CodeExecutionFailed = "QUERY_EXECUTION_FAILED" // the query failed while running
+	CodeTimedOut        = "QUERY_TIMED_OUT"        // the query ran longer than Config.Timeout
+	CodeCancelled       = "QUERY_CANCELLED"        // the caller's context was cancelled
+	CodeTableError      = "TABLE_CONFIGURATION_ERROR"
+)
+
+// ErrTimeout matches (errors.Is) the error Run returns when the query ran out
+// of time (Config.Timeout or the context's deadline).
+var ErrTimeout = errors.New("engine: protected query timed out")
+
+// QueryError is a failure of Run. Code and Message are safe to show the
+// query runner: the message never carries values from the data (DuckDB's own
+// messages may, for example in conversion errors, so they are kept in Err,
+// which is for logs only).
+type QueryError struct {
+	Code      string
+	Message   string
+	Retryable bool
+	Err       error
+}
+
+func (e *QueryError) Error() string {
+	s := e.Code + ": " + e.Message
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *QueryError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrTimeout) true for timeouts.
+func (e *QueryError) Is(target error) bool {
+	return target == ErrTimeout && e.Code == CodeTimedOut
+}
+
+// Column is a column of a Glue table. Type is a Hive type: string,
+// varchar(n), char(n), int, integer, bigint, smallint, tinyint, double,
+// float, real, decimal(p,s), boolean, date, timestamp, binary.
+type Column struct {
+	Name string
+	Type string
+}
+
+// Format says how a table's files are stored.
+type Format struct {
+	Kind        string // "csv" or "parquet"
+	Delimiter   string // CSV field delimiter, default ","
+	HeaderLines int    // CSV lines to skip at the top of each file (skip.header.line.count)
+	Quote       string // CSV quote character, default `"`
+	Escape      string // CSV escape character, default the quote character
+}
+
+// Table is one configured table association of the collaboration.
+type Table struct {
+	Name    string   // association name, as used in SQL (a case-insensitive identifier)
+	Owner   string   // the owning account
+	Columns []Column // every column of the Glue table, in file order (CSV is read by position, Parquet by name)
+	Allowed []string // the configured table's allowedColumns: the only columns a query sees
+	Files   []string // local paths of the data files, all in Format
+	Format  Format
+	Rule    Rule // the configured table's analysis rule; Type "" means none and the table can't be queried
+}
+
+// Rule is a configured table's analysis rule: Type is AGGREGATION, LIST or
+// CUSTOM and the matching policy is set.
+type Rule struct {
+	Type        string
+	Aggregation *cleanroomsapi.AnalysisRuleAggregation
+	List        *cleanroomsapi.AnalysisRuleList
+	Custom      *cleanroomsapi.AnalysisRuleCustom
+}
+
+// Request is one query to check.
+type Request struct {
+	SQL string
+	// Parameters are analysis template parameter values, written :name in
+	// the SQL. They are bound into the syntax tree as constants, never
+	// spliced into SQL text.
+	Parameters map[string]string
+	// ParameterTypes optionally gives the template's declared type of a
+	// parameter (VARCHAR, INTEGER, DECIMAL(10,2), DATE, …); the value is then
+	// CAST to it. Without a type the value is a string literal, which DuckDB
+	// converts implicitly where the context needs.
+	ParameterTypes map[string]string
+	// Tables holds every table association of the collaboration by
+	// lower-case name.
+	Tables map[string]*Table
+	// QueryRunner is the account of the member who can query.
+	QueryRunner string
+	// TemplateARN is set when the query comes from an analysis template.
+	TemplateARN string
+}
+
+// Plan is a checked query, ready for Run. It is immutable and may be run
+// more than once.
+type Plan struct {
+	// SQL is the query regenerated from the checked syntax tree, over the
+	// sandbox's view names. It is what Run executes.
+	SQL string
+	// RuleType is the analysis rule type shared by every referenced table.
+	RuleType string
+	// Tables are the association names the query references, sorted.
+	Tables []string
+
+	views []*viewDef
+}
+
+// Output says where and how Run writes the result.
+type Output struct {
+	Format string // "CSV" (with a header row) or "PARQUET"
+	Dir    string // an existing directory; Run writes result.csv or result.parquet in it
+}
+
+// Result describes what Run wrote.
+type Result struct {
+	Files   []string // absolute paths of the result files
+	Rows    int64
+	Columns []Column // result columns, with Hive type names
+}
+
+// Config tunes the engine.
+type Config struct {
+	MemoryLimit string        // DuckDB memory_limit per query, e.g. "1GB"; default DuckDB's (80% of RAM)
+	Threads     int           // DuckDB threads per query; default the number of CPUs
+	Timeout     time.Duration // per Run; 0 means only the context's deadline applies
+	TempDir     string        // parent of the per-query spill directories; default os.TempDir()
+}
+
+// Engine checks and runs queries. It is safe for concurrent use.
+type Engine struct {
+	cfg    Config
+	parser *sql.DB
+}
+
+// New returns an engine. It opens a private, locked-down DuckDB used only to
+// parse and regenerate SQL.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Threads < 0 {
+		return nil, fmt.Errorf("engine: negative Threads")
+	}
+	if cfg.Threads == 0 {
+		cfg.Threads = runtime.NumCPU()
+	}
+	if cfg.TempDir == "" {
+		cfg.TempDir = os.TempDir()
+	}
+	abs, err := filepath.Abs(cfg.TempDir)
+	if err != nil {
+		return nil, fmt.Errorf("engine: temp dir: %w", err)
+	}
+	cfg.TempDir = abs
+	if cfg.MemoryLimit != "" && !memoryLimitRE.MatchString(cfg.MemoryLimit) {
+		return nil, fmt.Errorf("engine: invalid MemoryLimit %q", cfg.MemoryLimit)
+	}
+	conn, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, fmt.Errorf("engine: open parser database: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	// One statement list configures the whole (shared) parser database.
+	for _, s := range []string{
+		"SET autoinstall_known_extensions=false",
+		"SET autoload_known_extensions=false",
+		"SET threads=1",
+		"SET enable_external_access=false",
+		"SET lock_configuration=true",
+	} {
+		if _, err := db.Exec(s); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("engine: configure parser database: %w", err)
+		}
+	}
+	db.SetMaxOpenConns(runtime.GOMAXPROCS(0))
+	db.SetMaxIdleConns(runtime.GOMAXPROCS(0))
+	return &Engine{cfg: cfg, parser: db}, nil
+}
+
+// Close releases the engine's parser database.
+func (e *Engine) Close() error { return e.parser.Close() }
+
+// invalid returns a rule violation.
+func invalid(format string, args ...any) *fault.Error {
+	return fault.Invalid(ReasonInvalidQuery, fmt.Sprintf(format, args...))
+}
+
+// ReferencedTables returns the lower-case names of the tables the SQL reads
+// (common table expressions excluded), sorted and without duplicates. A
+// parse error, or anything but one SELECT statement, is INVALID_QUERY.
+// Template parameters (:name) are accepted unbound.
+func (e *Engine) ReferencedTables(ctx context.Context, sqlText string) ([]string, error) {
+	stmt, err := e.parseSelect(ctx, translateParams(sqlText))
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	if err := collectTableNames(stmt, nil, names); err != nil {
+		return nil, err
+	}
+	return sortedKeys(names), nil
+}
+
+// Check parses req.SQL, enforces the analysis rules of the tables it
+// references and returns the plan to run. Every rule violation is a
+// fault.Invalid("INVALID_QUERY", …) error.
+func (e *Engine) Check(ctx context.Context, req *Request) (*Plan, error) {
+	if req == nil || strings.TrimSpace(req.SQL) == "" {
+		return nil, invalid("the query is empty")
+	}
+	stmt, err := e.parseSelect(ctx, translateParams(req.SQL))
+	if err != nil {
+		return nil, err
+	}
+	if err := e.bindParameters(ctx, stmt, req); err != nil {
+		return nil, err
+	}
+	c := &checker{req: req, tables: map[string]*tableUse{}}
+	if err := c.check(stmt); err != nil {
+		return nil, err
+	}
+	// Defence in depth: whatever the rule checker accepted must also pass a
+	// walk of the whole tree for forbidden constructs.
+	if err := c.sweep(stmt); err != nil {
+		return nil, err
+	}
+	c.rewriteTables(stmt)
+	sqlOut, err := e.regenerate(ctx, stmt)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{SQL: sqlOut, RuleType: c.ruleType}
+	for _, tu := range c.ordered {
+		p.Tables = append(p.Tables, tu.key)
+		p.views = append(p.views, &viewDef{name: tu.view, table: tu.table})
+	}
+	sortStrings(p.Tables)
+	return p, nil
+}
