@@ -13,6 +13,23 @@ import (
 // data-plane resources register here as they are implemented.
 var membershipSubresourceKinds = []string{}
 
+// memberSubresourceKinds are the record kinds a membership owns that are
+// filed under the collaboration instead (Parent = collaboration ID, Account
+// = the member), so that collaboration-wide views can list them; an account
+// has at most one membership per collaboration, ever, so the pair names the
+// membership. DeleteMembership refuses while any exist.
+var memberSubresourceKinds = []string{kindAssociation, kindAnalysisTemplate}
+
+// subresourceCount returns how many resources of kind the membership owns.
+func subresourceCount(ctx context.Context, tx store.Tx, ms *membership, kind string) (int, error) {
+	for _, k := range memberSubresourceKinds {
+		if k == kind {
+			return tx.Count(ctx, kind, store.Filter{Parent: ms.rec.Parent, Account: ms.rec.Account})
+		}
+	}
+	return tx.Count(ctx, kind, store.Filter{Parent: ms.rec.ID})
+}
+
 func noMembership(id string) *fault.Error {
 	return fault.Missing(string(api.ResourceTypeMembership), id, "Membership %s does not exist", id)
 }
@@ -376,8 +393,8 @@ func (s *Service) DeleteMembership(ctx context.Context, in *api.DeleteMembership
 		if err != nil {
 			return err
 		}
-		for _, kind := range membershipSubresourceKinds {
-			n, err := tx.Count(ctx, kind, store.Filter{Parent: ms.rec.ID})
+		for _, kind := range append(append([]string{}, membershipSubresourceKinds...), memberSubresourceKinds...) {
+			n, err := subresourceCount(ctx, tx, ms, kind)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package cleanrooms
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	api "github.com/cleanroomsd/cleanroomsd/internal/api/cleanroomsapi"
@@ -25,6 +26,19 @@ const (
 	kindMembership = "membership"
 	// kindTags: ID the resource ARN, Account its owner.
 	kindTags = "tags"
+	// kindConfiguredTable: ID configured table ID, Account the owner. Its
+	// analysis rule lives in its body.
+	kindConfiguredTable = "configuredtable"
+	// kindAssociation: a configured table association. ID association ID,
+	// Parent collaboration ID, Account the owner (one membership per account
+	// and collaboration, so Parent and Account name the membership),
+	// UniqueKey "collabID/lower(name)": the name is the table name in the
+	// collaboration's SQL, so it is unique there. Its collaboration analysis
+	// rule lives in its body.
+	kindAssociation = "configuredtableassociation"
+	// kindAnalysisTemplate: ID template ID, Parent collaboration ID, Account
+	// the owner (as for kindAssociation).
+	kindAnalysisTemplate = "analysistemplate"
 )
 
 const (
@@ -67,6 +81,76 @@ type membershipData struct {
 	IsMetricsEnabled              *bool                                            `json:"isMetricsEnabled,omitempty"`
 }
 
+// configuredTableData is the body of a configured table record.
+type configuredTableData struct {
+	Name                    string                       `json:"name"`
+	Description             *string                      `json:"description,omitempty"`
+	TableReference          api.TableReference           `json:"tableReference"`
+	AllowedColumns          []string                     `json:"allowedColumns"`
+	AnalysisMethod          api.AnalysisMethod           `json:"analysisMethod"`
+	SelectedAnalysisMethods []api.SelectedAnalysisMethod `json:"selectedAnalysisMethods,omitempty"`
+	// Columns are the allowed columns as resolved in the Glue table when the
+	// reference or the allowed columns last changed, in allowedColumns order.
+	Columns []resolvedColumn `json:"columns"`
+	// Rule is the table's analysis rule; there is at most one.
+	Rule *tableRule `json:"rule,omitempty"`
+	// Associations maps the table's associations' IDs to their membership
+	// IDs: a table is associated with a membership at most once and can't be
+	// deleted while associated.
+	Associations map[string]string `json:"associations,omitempty"`
+}
+
+// resolvedColumn is an allowed column with its Glue type.
+type resolvedColumn struct {
+	Name      string `json:"name"`
+	Type      string `json:"type"`
+	Partition bool   `json:"partition,omitempty"`
+}
+
+// tableRule is a configured table analysis rule.
+type tableRule struct {
+	Type       api.ConfiguredTableAnalysisRuleType   `json:"type"`
+	Policy     api.ConfiguredTableAnalysisRulePolicy `json:"policy"`
+	CreateTime time.Time                             `json:"createTime"`
+	UpdateTime time.Time                             `json:"updateTime"`
+}
+
+// associationData is the body of a configured table association record.
+type associationData struct {
+	MembershipID      string  `json:"membershipId"`
+	Name              string  `json:"name"`
+	Description       *string `json:"description,omitempty"`
+	ConfiguredTableID string  `json:"configuredTableId"`
+	RoleArn           string  `json:"roleArn"`
+	// Rule is the collaboration analysis rule; there is at most one, of the
+	// configured table's rule type.
+	Rule *associationRule `json:"rule,omitempty"`
+}
+
+// associationRule is a configured table association analysis rule.
+type associationRule struct {
+	Type       api.ConfiguredTableAssociationAnalysisRuleType   `json:"type"`
+	Policy     api.ConfiguredTableAssociationAnalysisRulePolicy `json:"policy"`
+	CreateTime time.Time                                        `json:"createTime"`
+	UpdateTime time.Time                                        `json:"updateTime"`
+}
+
+// analysisTemplateData is the body of an analysis template record.
+type analysisTemplateData struct {
+	MembershipID              string                         `json:"membershipId"`
+	Name                      string                         `json:"name"`
+	Description               *string                        `json:"description,omitempty"`
+	Format                    api.AnalysisFormat             `json:"format"`
+	Text                      string                         `json:"text"`
+	Parameters                []api.AnalysisParameter        `json:"parameters,omitempty"`
+	ReferencedTables          []string                       `json:"referencedTables"`
+	ErrorMessageConfiguration *api.ErrorMessageConfiguration `json:"errorMessageConfiguration,omitempty"`
+	// DifferentialPrivacy records that a referenced table had a
+	// differential privacy rule when the template was created, which is
+	// when AWS validates templates.
+	DifferentialPrivacy bool `json:"differentialPrivacy,omitempty"`
+}
+
 // collaboration, member and membership pair a record with its decoded body.
 type collaboration struct {
 	rec  *store.Record
@@ -81,6 +165,21 @@ type member struct {
 type membership struct {
 	rec  *store.Record
 	data membershipData
+}
+
+type configuredTable struct {
+	rec  *store.Record
+	data configuredTableData
+}
+
+type association struct {
+	rec  *store.Record
+	data associationData
+}
+
+type analysisTemplate struct {
+	rec  *store.Record
+	data analysisTemplateData
 }
 
 func memberID(collabID, account string) string { return collabID + "/" + account }
@@ -167,3 +266,59 @@ func (m *membership) save(ctx context.Context, tx store.Tx, now time.Time) error
 
 // isNotFound reports whether err is the store's NotFound.
 func isNotFound(err error) bool { return fault.KindOf(err) == fault.NotFound }
+
+func getConfiguredTable(ctx context.Context, tx store.Tx, id string) (*configuredTable, error) {
+	rec, err := tx.Get(ctx, kindConfiguredTable, id)
+	if err != nil {
+		return nil, err
+	}
+	t := &configuredTable{rec: rec}
+	return t, decode(rec, &t.data)
+}
+
+func associationOf(rec *store.Record) (*association, error) {
+	a := &association{rec: rec}
+	return a, decode(rec, &a.data)
+}
+
+func getAssociation(ctx context.Context, tx store.Tx, id string) (*association, error) {
+	rec, err := tx.Get(ctx, kindAssociation, id)
+	if err != nil {
+		return nil, err
+	}
+	return associationOf(rec)
+}
+
+func analysisTemplateOf(rec *store.Record) (*analysisTemplate, error) {
+	t := &analysisTemplate{rec: rec}
+	return t, decode(rec, &t.data)
+}
+
+func (t *configuredTable) save(ctx context.Context, tx store.Tx, now time.Time) error {
+	t.rec.UpdateTime = now
+	t.rec.Data = encode(t.data)
+	return tx.Update(ctx, t.rec)
+}
+
+// saveQuietly stores the record without touching its update time, for
+// bookkeeping (the association index) that is not a change of the resource.
+func (t *configuredTable) saveQuietly(ctx context.Context, tx store.Tx) error {
+	t.rec.Data = encode(t.data)
+	return tx.Update(ctx, t.rec)
+}
+
+func (a *association) save(ctx context.Context, tx store.Tx, now time.Time) error {
+	a.rec.UpdateTime = now
+	a.rec.Data = encode(a.data)
+	return tx.Update(ctx, a.rec)
+}
+
+func (t *analysisTemplate) save(ctx context.Context, tx store.Tx, now time.Time) error {
+	t.rec.UpdateTime = now
+	t.rec.Data = encode(t.data)
+	return tx.Update(ctx, t.rec)
+}
+
+// associationKey is an association's UniqueKey: names are unique in a
+// collaboration, compared without case as SQL compares identifiers.
+func associationKey(collabID, name string) string { return collabID + "/" + strings.ToLower(name) }

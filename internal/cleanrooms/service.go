@@ -23,14 +23,18 @@ import (
 
 // Quotas are the service quotas AWS applies by default; all are adjustable.
 type Quotas struct {
-	CollaborationsPerAccount int // collaborations an account has created and not deleted
-	MembersPerCollaboration  int // members invited to one collaboration, the creator excluded
-	MembershipsPerAccount    int // active memberships of one account
+	CollaborationsPerAccount       int // collaborations an account has created and not deleted
+	MembersPerCollaboration        int // members invited to one collaboration, the creator excluded
+	MembershipsPerAccount          int // active memberships of one account
+	ConfiguredTablesPerAccount     int // configured tables of one account
+	ColumnsPerConfiguredTable      int // allow-listed columns of one configured table
+	AnalysisTemplatesPerMembership int // analysis templates of one membership
 }
 
 // DefaultQuotas returns AWS Clean Rooms' default quotas.
 func DefaultQuotas() Quotas {
-	return Quotas{CollaborationsPerAccount: 10, MembersPerCollaboration: 5, MembershipsPerAccount: 100}
+	return Quotas{CollaborationsPerAccount: 10, MembersPerCollaboration: 5, MembershipsPerAccount: 100,
+		ConfiguredTablesPerAccount: 250, ColumnsPerConfiguredTable: 100, AnalysisTemplatesPerMembership: 25}
 }
 
 // quotaNames are the names ServiceQuotaExceededException reports, as the
@@ -39,7 +43,15 @@ const (
 	quotaCollaborations = "Collaborations created per account"
 	quotaMembers        = "Members invited per collaboration"
 	quotaMemberships    = "Memberships per account"
+	quotaTables         = "Configured tables per account"
+	quotaColumns        = "Allow-listed columns per configured table"
+	quotaTemplates      = "Analysis templates per membership"
+	// quotaRuleSize is not adjustable, so it is not a field of Quotas.
+	quotaRuleSize = "Analysis rule JSON size"
 )
+
+// maxRuleKB is the largest analysis rule policy, as JSON, in kilobytes.
+const maxRuleKB = 100
 
 // SetQuota sets one quota by its flag name (e.g. "collaborations-per-account").
 func (q *Quotas) SetQuota(name string, value int) error {
@@ -53,8 +65,15 @@ func (q *Quotas) SetQuota(name string, value int) error {
 		q.MembersPerCollaboration = value
 	case "memberships-per-account":
 		q.MembershipsPerAccount = value
+	case "configured-tables-per-account":
+		q.ConfiguredTablesPerAccount = value
+	case "columns-per-configured-table":
+		q.ColumnsPerConfiguredTable = value
+	case "analysis-templates-per-membership":
+		q.AnalysisTemplatesPerMembership = value
 	default:
-		return fmt.Errorf("unknown quota %q (known: collaborations-per-account, members-per-collaboration, memberships-per-account)", name)
+		return fmt.Errorf("unknown quota %q (known: collaborations-per-account, members-per-collaboration, memberships-per-account, "+
+			"configured-tables-per-account, columns-per-configured-table, analysis-templates-per-membership)", name)
 	}
 	return nil
 }
@@ -72,11 +91,26 @@ func (q *Quotas) ParseQuota(s string) error {
 	return q.SetQuota(name, n)
 }
 
+// SQLAnalyzer reads SQL text the way the query engine will run it. It
+// returns the tables (configured table association names) a statement
+// references, common table expressions excluded, each once in any order
+// (names compare without case), or an error saying why the text is not a
+// single SQL query; a *fault.Error is returned to the caller as it is, any
+// other error becomes a ValidationException (INVALID_QUERY). Analysis
+// templates' text holds :name parameters, which an analyzer must accept
+// wherever a literal may stand. internal/engine's Engine implements it.
+type SQLAnalyzer interface {
+	ReferencedTables(ctx context.Context, sql string) ([]string, error)
+}
+
 // Config configures a Service.
 type Config struct {
 	Store  store.Store
 	Region string // the region in ARNs, e.g. us-east-1
 	Quotas Quotas
+	// SQL analyzes analysis templates' SQL. When nil, a conservative
+	// tokenizer stands in for it (see fallbackAnalyzer).
+	SQL    SQLAnalyzer
 	Logger *slog.Logger
 	// Now and NewID default to the wall clock and random UUIDs; tests may
 	// replace them.
@@ -90,6 +124,7 @@ type Service struct {
 	store  store.Store
 	region string
 	quotas Quotas
+	sql    SQLAnalyzer
 	log    *slog.Logger
 	now    func() time.Time
 	newID  func() string
@@ -99,7 +134,10 @@ var _ api.Service = (*Service)(nil)
 
 // New returns a Service.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, region: cfg.Region, quotas: cfg.Quotas, log: cfg.Logger, now: cfg.Now, newID: cfg.NewID}
+	s := &Service{store: cfg.Store, region: cfg.Region, quotas: cfg.Quotas, sql: cfg.SQL, log: cfg.Logger, now: cfg.Now, newID: cfg.NewID}
+	if s.sql == nil {
+		s.sql = fallbackAnalyzer{}
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -135,6 +173,25 @@ func (s *Service) collaborationARN(account, id string) string {
 
 func (s *Service) membershipARN(account, id string) string {
 	return "arn:aws:cleanrooms:" + s.region + ":" + account + ":membership/" + id
+}
+
+func (s *Service) configuredTableARN(account, id string) string {
+	return "arn:aws:cleanrooms:" + s.region + ":" + account + ":configuredtable/" + id
+}
+
+// associationARN is a configured table association's ARN. It takes the
+// form AWS's IAM reference gives, membership/MID/configuredtableassociation/ID,
+// which is also the model's pattern for a schema's resourceArn (the
+// association as a schema names it). The model's own
+// ConfiguredTableAssociationArn shape (configuredtableassociation/MID/ID, at
+// most 100 characters) can't be met by any real ARN: two UUIDs and an
+// account are longer.
+func (s *Service) associationARN(account, membershipID, id string) string {
+	return s.membershipARN(account, membershipID) + "/configuredtableassociation/" + id
+}
+
+func (s *Service) analysisTemplateARN(account, membershipID, id string) string {
+	return s.membershipARN(account, membershipID) + "/analysistemplate/" + id
 }
 
 // ptr returns a pointer to v.

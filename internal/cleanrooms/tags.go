@@ -104,9 +104,45 @@ func (s *Service) taggable(ctx context.Context, tx store.Tx, arn, account string
 			return notFound
 		}
 	case "membership":
-		var ms *membership
-		ms, err = getMembership(ctx, tx, id)
-		if err == nil && ms.rec.Account != account {
+		msID, rest, sub := strings.Cut(id, "/")
+		if !sub {
+			var ms *membership
+			ms, err = getMembership(ctx, tx, id)
+			if err == nil && ms.rec.Account != account {
+				return notFound
+			}
+			break
+		}
+		kind, subID, ok := strings.Cut(rest, "/")
+		if !ok {
+			return notFound
+		}
+		var owner, owningMembership string
+		switch kind {
+		case "analysistemplate":
+			var rec *store.Record
+			var t *analysisTemplate
+			if rec, err = tx.Get(ctx, kindAnalysisTemplate, subID); err == nil {
+				t, err = analysisTemplateOf(rec)
+			}
+			if err == nil {
+				owner, owningMembership = rec.Account, t.data.MembershipID
+			}
+		case "configuredtableassociation":
+			var a *association
+			if a, err = getAssociation(ctx, tx, subID); err == nil {
+				owner, owningMembership = a.rec.Account, a.data.MembershipID
+			}
+		default:
+			return notFound
+		}
+		if err == nil && (owner != account || owningMembership != msID) {
+			return notFound
+		}
+	case "configuredtable":
+		var t *configuredTable
+		t, err = getConfiguredTable(ctx, tx, id)
+		if err == nil && t.rec.Account != account {
 			return notFound
 		}
 	default:

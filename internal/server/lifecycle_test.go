@@ -503,9 +503,10 @@ func TestConcurrentJoinsExactlyOneWins(t *testing.T) {
 
 func TestUnimplementedOperationAnswers501(t *testing.T) {
 	ts := start(t)
-	_, err := ts.client(acctA).ListConfiguredTables(context.Background(), &cleanrooms.ListConfiguredTablesInput{})
+	_, err := ts.client(acctA).ListPrivacyBudgetTemplates(context.Background(), &cleanrooms.ListPrivacyBudgetTemplatesInput{
+		MembershipIdentifier: aws.String("00000000-0000-4000-8000-000000000000")})
 	e := wantError(t, err, "NotImplementedException", 501)
-	if !strings.Contains(e.err.Error(), "ListConfiguredTables") {
+	if !strings.Contains(e.err.Error(), "ListPrivacyBudgetTemplates") {
 		t.Errorf("message %q does not name the operation", e.err)
 	}
 }
