@@ -25,7 +25,10 @@ import (
 	"github.com/cleanroomsd/cleanroomsd/internal/fault"
 	"github.com/cleanroomsd/cleanroomsd/internal/glue"
 	"github.com/cleanroomsd/cleanroomsd/internal/identity"
+	"github.com/cleanroomsd/cleanroomsd/internal/objectstore"
+	"github.com/cleanroomsd/cleanroomsd/internal/objectstore/fsobjects"
 	"github.com/cleanroomsd/cleanroomsd/internal/protocol"
+	"github.com/cleanroomsd/cleanroomsd/internal/s3api"
 	"github.com/cleanroomsd/cleanroomsd/internal/store"
 	"github.com/cleanroomsd/cleanroomsd/internal/store/pgstore"
 	"github.com/cleanroomsd/cleanroomsd/internal/store/sqlitestore"
@@ -58,6 +61,8 @@ type Server struct {
 	authn   *auth.Authenticator
 	cr      *protocol.RestJSON
 	glue    *protocol.JSONRPC
+	s3      *s3api.Handler
+	objects objectstore.Store
 	handler http.Handler
 	http    *http.Server
 }
@@ -127,6 +132,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.store = st
 
+	// Object data stays on this node's disk even when metadata is in
+	// PostgreSQL; objectstore.Store is the seam for an external S3 store.
+	if cfg.DataDir == "" {
+		st.Close()
+		return nil, errors.New("a data directory is required for object data")
+	}
+	objs, err := fsobjects.Open(cfg.DataDir)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.objects = objs
+	s.s3 = s3api.New(s3api.Config{Meta: st, Objects: objs, Auth: s.authn, Region: cfg.Region, Logger: cfg.Logger})
+
 	svc := cleanrooms.New(cleanrooms.Config{Store: st, Region: cfg.Region, Quotas: cfg.Quotas, Logger: cfg.Logger})
 	codec, err := protocol.NewErrorCodec(cleanroomsErrors(), cleanroomsapi.ErrorShapes())
 	if err != nil {
@@ -155,7 +174,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("/", http.HandlerFunc(s.dispatch))
-	s.handler = mux
+	// S3 requests bypass the mux: it would redirect keys containing "..",
+	// "//" or "./" to a cleaned path, and a bucket named healthz would meet
+	// the health check. Their bodies stream untouched to the S3 handler.
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sc, ok := auth.Scope(r); ok && sc.Service == "s3" {
+			s.s3.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 	return s, nil
 }
 
