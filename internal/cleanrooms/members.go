@@ -67,7 +67,10 @@ func (s *Service) memberSummary(m *member) api.MemberSummary {
 
 // DeleteMember removes a member from a collaboration. Only the creator may,
 // and never itself. The member's status becomes REMOVED and so does its
-// membership, which it can still read but no longer use.
+// membership, which it can still read but no longer use. Its configured
+// table associations and analysis templates stay its own, for it to delete
+// before its membership, but leave the collaboration's schema and template
+// views at once (see associations.go).
 func (s *Service) DeleteMember(ctx context.Context, in *api.DeleteMemberInput) (*api.DeleteMemberOutput, error) {
 	account, err := caller(ctx)
 	if err != nil {

@@ -373,6 +373,11 @@ func parses(s string, layouts []string) bool {
 func queryError(err error) error {
 	var fe *fault.Error
 	if errors.As(err, &fe) {
+		if fe.Kind == fault.Validation && len(fe.Fields) == 0 {
+			e := *fe
+			e.Fields = []fault.Field{{Name: "source.text", Message: fe.Message}}
+			return &e
+		}
 		return fe
 	}
 	msg := "The analysis template's SQL is not a valid query: " + err.Error()
