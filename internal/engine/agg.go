@@ -324,7 +324,11 @@ func (a *aggChecker) value(n node, cl clause) (kind, error) {
 			}
 			return a.children(n, cl)
 		}
-		return 0, invalid("AGGREGATION rule: %s is only allowed as a condition in WHERE or HAVING", operatorName(n))
+		switch str(n, "type") {
+		case "COMPARE_IN", "COMPARE_NOT_IN", "OPERATOR_NOT", "OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL":
+			return 0, invalid("AGGREGATION rule: %s is only allowed as a condition in WHERE or HAVING", operatorName(n))
+		}
+		return 0, invalid("AGGREGATION rule: %s is not allowed", operatorName(n))
 	case "CASE":
 		return 0, invalid("AGGREGATION rule: CASE expressions are not allowed")
 	case "SUBQUERY":

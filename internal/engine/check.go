@@ -54,14 +54,35 @@ func isQueryNode(n node) bool {
 func forEachTableRef(v any, scope *cteScope, fn func(ref node, scope *cteScope) error) error {
 	switch t := v.(type) {
 	case map[string]any:
-		if isQueryNode(t) {
+		if ctes := nodes(obj(t, "cte_map"), "map"); isQueryNode(t) && len(ctes) > 0 {
+			// A CTE's body sees the CTEs defined before it (and itself when
+			// recursive); the rest of the node sees them all.
 			names := map[string]bool{}
-			for _, e := range nodes(obj(t, "cte_map"), "map") {
-				names[strings.ToLower(str(e, "key"))] = true
+			for _, e := range ctes {
+				name := strings.ToLower(str(e, "key"))
+				visible := map[string]bool{}
+				for k := range names {
+					visible[k] = true
+				}
+				v := obj(e, "value")
+				if str(obj(obj(v, "query"), "node"), "type") == "RECURSIVE_CTE_NODE" {
+					visible[name] = true
+				}
+				if err := forEachTableRef(v, &cteScope{names: visible, parent: scope}, fn); err != nil {
+					return err
+				}
+				names[name] = true
 			}
-			if len(names) > 0 {
-				scope = &cteScope{names: names, parent: scope}
+			inner := &cteScope{names: names, parent: scope}
+			for _, k := range keysOf(t) {
+				if k == "cte_map" {
+					continue
+				}
+				if err := forEachTableRef(t[k], inner, fn); err != nil {
+					return err
+				}
 			}
+			return nil
 		}
 		if str(t, "type") == "BASE_TABLE" && str(t, "class") == "" {
 			if err := fn(t, scope); err != nil {
@@ -148,6 +169,14 @@ func (c *checker) check(doc node) error {
 				}
 				c.cteNames[k] = true
 			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := walkMaps(doc, func(n node) error {
+		if str(n, "class") == "" && str(n, "type") == "TABLE_FUNCTION" {
+			return invalid("table function %s is not allowed: queries can only read configured tables", str(obj(n, "function"), "function_name"))
 		}
 		return nil
 	}); err != nil {
@@ -308,8 +337,8 @@ func (c *checker) sweep(doc node) error {
 			if !isNull(n, "sample") {
 				return invalid("TABLESAMPLE is not allowed")
 			}
-			if t == "EXPRESSION_LIST" && c.ruleType != RuleCustom {
-				return invalid("VALUES lists are not allowed under the %s rule", c.ruleType)
+			if t == "EXPRESSION_LIST" {
+				return invalid("VALUES lists are not supported")
 			}
 		case "SELECT_NODE":
 			if !isNull(n, "sample") {

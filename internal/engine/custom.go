@@ -299,34 +299,11 @@ func (cc *customChecker) from(n node, sc *scope, env *cteEnv) error {
 		sc.rels = append(sc.rels, &relation{alias: alias, cols: renameCols(cols, strs(n, "column_name_alias"))})
 		return nil
 	case "EXPRESSION_LIST":
-		var cols []colInfo
-		for _, rowv := range arr(n, "values") {
-			row, _ := rowv.([]any)
-			for i, v := range row {
-				m, _ := v.(map[string]any)
-				lin, err := cc.lineage(m, sc, env)
-				if err != nil {
-					return err
-				}
-				for len(cols) <= i {
-					cols = append(cols, colInfo{name: "col" + itoa(len(cols))})
-				}
-				cols[i].lin = cols[i].lin.add(lin)
-			}
-		}
-		sc.rels = append(sc.rels, &relation{alias: alias, cols: renameCols(cols, strs(n, "column_name_alias"))})
-		return nil
+		// DuckDB does not regenerate VALUES lists faithfully.
+		return invalid("CUSTOM rule: VALUES lists are not supported")
 	default:
 		return invalid("CUSTOM rule: %s is not allowed in FROM", describeType(t))
 	}
-}
-
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
-	}
-	return itoa(i/10) + digits[i%10:i%10+1]
 }
 
 // lineage returns the disallowed base columns expression n may carry.

@@ -150,16 +150,21 @@ type Request struct {
 // Plan is a checked query, ready for Run. It is immutable and may be run
 // more than once.
 type Plan struct {
-	// SQL is the query regenerated from the checked syntax tree, over the
-	// sandbox's view names. It is what Run executes.
-	SQL string
-	// RuleType is the analysis rule type shared by every referenced table.
-	RuleType string
-	// Tables are the association names the query references, sorted.
-	Tables []string
-
-	views []*viewDef
+	sql      string
+	ruleType string
+	tables   []string
+	views    []*viewDef
 }
+
+// SQL returns the query regenerated from the checked syntax tree, over the
+// sandbox's view names: exactly what Run executes (for logs).
+func (p *Plan) SQL() string { return p.sql }
+
+// RuleType returns the analysis rule type shared by every referenced table.
+func (p *Plan) RuleType() string { return p.ruleType }
+
+// Tables returns the association names the query references, sorted.
+func (p *Plan) Tables() []string { return append([]string(nil), p.tables...) }
 
 // Output says where and how Run writes the result.
 type Output struct {
@@ -283,11 +288,11 @@ func (e *Engine) Check(ctx context.Context, req *Request) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{SQL: sqlOut, RuleType: c.ruleType}
+	p := &Plan{sql: sqlOut, ruleType: c.ruleType}
 	for _, tu := range c.ordered {
-		p.Tables = append(p.Tables, tu.key)
+		p.tables = append(p.tables, tu.key)
 		p.views = append(p.views, &viewDef{name: tu.view, table: tu.table})
 	}
-	sortStrings(p.Tables)
+	sortStrings(p.tables)
 	return p, nil
 }

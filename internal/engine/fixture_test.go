@@ -131,7 +131,11 @@ type fixtureOpts struct {
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	t.Helper()
-	dir := t.TempDir()
+	return newFixtureIn(t, t.TempDir(), o)
+}
+
+func newFixtureIn(t testing.TB, dir string, o fixtureOpts) *fixture {
+	t.Helper()
 	f := &fixture{dir: dir, tables: map[string]*Table{}}
 	var fmtP Format
 	ext := "csv"
@@ -257,7 +261,7 @@ func runQuery(t testing.TB, e *Engine, req *Request) ([][]string, *Result) {
 	out := t.TempDir()
 	res, err := e.Run(ctx, p, Output{Format: "CSV", Dir: out})
 	if err != nil {
-		t.Fatalf("Run(%q) [%s]: %v", req.SQL, p.SQL, err)
+		t.Fatalf("Run(%q) [%s]: %v", req.SQL, p.SQL(), err)
 	}
 	return readCSV(t, res.Files[0]), res
 }

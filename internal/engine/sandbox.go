@@ -35,7 +35,7 @@ type viewDef struct {
 // Errors are *QueryError. A timeout (Config.Timeout or the context's
 // deadline) matches ErrTimeout; a cancelled context gives CodeCancelled.
 func (e *Engine) Run(ctx context.Context, p *Plan, out Output) (*Result, error) {
-	if p == nil || p.SQL == "" {
+	if p == nil || p.sql == "" {
 		return nil, &QueryError{Code: CodeExecutionFailed, Message: "no plan to run"}
 	}
 	format := strings.ToUpper(out.Format)
@@ -52,39 +52,71 @@ func (e *Engine) Run(ctx context.Context, p *Plan, out Output) (*Result, error) 
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, &QueryError{Code: CodeExecutionFailed, Message: "the output directory does not exist", Err: err}
 	}
-	var views []string
-	var files []string
-	for _, v := range p.views {
-		stmt, fs, err := viewSQL(v)
-		if err != nil {
-			return nil, &QueryError{Code: CodeTableError, Message: fmt.Sprintf("table %q: %v", v.table.Name, err)}
-		}
-		views = append(views, stmt)
-		files = append(files, fs...)
-	}
 	if e.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, e.cfg.Timeout)
 		defer cancel()
 	}
-	tmp, err := os.MkdirTemp(e.cfg.TempDir, "cleanroomsd-query-")
+	conn, closeSandbox, err := e.openSandbox(ctx, p, dir)
 	if err != nil {
-		return nil, &QueryError{Code: CodeExecutionFailed, Message: "could not create the spill directory", Retryable: true, Err: err}
+		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-
-	connector, err := duckdb.NewConnector("", nil)
-	if err != nil {
-		return nil, &QueryError{Code: CodeExecutionFailed, Message: "could not open the query database", Retryable: true, Err: err}
-	}
-	db := sql.OpenDB(connector)
-	defer db.Close()
-	conn, err := db.Conn(ctx)
+	defer closeSandbox()
+	cols, err := describe(ctx, conn, p.sql)
 	if err != nil {
 		return nil, e.runError(ctx, err, p)
 	}
-	defer conn.Close()
+	file := filepath.Join(dir, "result.csv")
+	opts := "(FORMAT csv, HEADER true)"
+	if format == "PARQUET" {
+		file = filepath.Join(dir, "result.parquet")
+		opts = "(FORMAT parquet)"
+	}
+	res, err := conn.ExecContext(ctx, "COPY ("+p.sql+") TO "+quoteString(file)+" "+opts)
+	if err != nil {
+		os.Remove(file)
+		return nil, e.runError(ctx, err, p)
+	}
+	n, _ := res.RowsAffected()
+	return &Result{Files: []string{file}, Rows: n, Columns: cols}, nil
+}
 
+// openSandbox opens the fresh database of one query, with the plan's views,
+// and locks it down. Files may be written only under outDir.
+func (e *Engine) openSandbox(ctx context.Context, p *Plan, outDir string) (*sql.Conn, func(), error) {
+	var views []string
+	var files []string
+	for _, v := range p.views {
+		stmt, fs, err := viewSQL(v)
+		if err != nil {
+			return nil, nil, &QueryError{Code: CodeTableError, Message: fmt.Sprintf("table %q: %v", v.table.Name, err)}
+		}
+		views = append(views, stmt)
+		files = append(files, fs...)
+	}
+	tmp, err := os.MkdirTemp(e.cfg.TempDir, "cleanroomsd-query-")
+	if err != nil {
+		return nil, nil, &QueryError{Code: CodeExecutionFailed, Message: "could not create the spill directory", Retryable: true, Err: err}
+	}
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, &QueryError{Code: CodeExecutionFailed, Message: "could not open the query database", Retryable: true, Err: err}
+	}
+	db := sql.OpenDB(connector)
+	cleanup := func() {
+		db.Close()
+		os.RemoveAll(tmp)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		cleanup()
+		return nil, nil, e.runError(ctx, err, p)
+	}
+	closeAll := func() {
+		conn.Close()
+		cleanup()
+	}
 	setup := []string{
 		"SET autoinstall_known_extensions=false",
 		"SET autoload_known_extensions=false",
@@ -95,34 +127,22 @@ func (e *Engine) Run(ctx context.Context, p *Plan, out Output) (*Result, error) 
 		setup = append(setup, "SET memory_limit="+quoteString(e.cfg.MemoryLimit))
 	}
 	setup = append(setup, views...)
+	if len(files) == 0 {
+		files = []string{}
+	}
 	setup = append(setup,
 		"SET allowed_paths="+stringList(files),
-		"SET allowed_directories="+stringList([]string{dirPrefix(dir), dirPrefix(tmp)}),
+		"SET allowed_directories="+stringList([]string{dirPrefix(outDir), dirPrefix(tmp)}),
 		"SET enable_external_access=false",
 		"SET lock_configuration=true",
 	)
 	for _, s := range setup {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
-			return nil, e.runError(ctx, err, p)
+			closeAll()
+			return nil, nil, e.runError(ctx, err, p)
 		}
 	}
-	cols, err := describe(ctx, conn, p.SQL)
-	if err != nil {
-		return nil, e.runError(ctx, err, p)
-	}
-	file := filepath.Join(dir, "result.csv")
-	opts := "(FORMAT csv, HEADER true)"
-	if format == "PARQUET" {
-		file = filepath.Join(dir, "result.parquet")
-		opts = "(FORMAT parquet)"
-	}
-	res, err := conn.ExecContext(ctx, "COPY ("+p.SQL+") TO "+quoteString(file)+" "+opts)
-	if err != nil {
-		os.Remove(file)
-		return nil, e.runError(ctx, err, p)
-	}
-	n, _ := res.RowsAffected()
-	return &Result{Files: []string{file}, Rows: n, Columns: cols}, nil
+	return conn, closeAll, nil
 }
 
 // describe returns the result columns of the query, with Hive types.
