@@ -268,8 +268,9 @@ class CLIErrorsTest(CLITestCase):
         self.fails("ValidationException", "600000000001", "list-collaborations", "--max-results", "101")
 
     def test_unimplemented_operation(self):
-        err = self.fails("NotImplementedException", "600000000002", "list-configured-tables")
-        self.assertIn("ListConfiguredTables", err)
+        err = self.fails("NotImplementedException", "600000000002", "list-configured-audience-model-associations",
+                         "--membership-identifier", "00000000-0000-4000-8000-000000000003")
+        self.assertIn("ListConfiguredAudienceModelAssociations", err)
 
 
 class CLIPaginationTest(CLITestCase):

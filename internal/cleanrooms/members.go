@@ -76,13 +76,15 @@ func (s *Service) DeleteMember(ctx context.Context, in *api.DeleteMemberInput) (
 	if err != nil {
 		return nil, err
 	}
-	if in.AccountId == account {
-		return nil, invalid("accountId", "The collaboration creator can't remove its own account")
-	}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
+		// Who may call comes first: anyone but the creator is denied, whatever
+		// account they name.
 		c, err := ownedCollaboration(ctx, tx, in.CollaborationIdentifier, account, "DeleteMember")
 		if err != nil {
 			return err
+		}
+		if in.AccountId == account {
+			return invalid("accountId", "The collaboration creator can't remove its own account")
 		}
 		m, err := getMember(ctx, tx, c.rec.ID, in.AccountId)
 		if isNotFound(err) {

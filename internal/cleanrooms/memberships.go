@@ -93,7 +93,12 @@ func (s *Service) CreateMembership(ctx context.Context, in *api.CreateMembership
 		ms.rec.Data = encode(ms.data)
 		if err := tx.Insert(ctx, ms.rec); err != nil {
 			if fault.KindOf(err) == fault.Conflict {
-				return fault.Conflicting(string(api.ConflictExceptionReasonAlreadyExists), string(api.ResourceTypeMembership), "",
+				// A racing join committed first; name its membership.
+				id := ""
+				if other, gerr := tx.GetByUniqueKey(ctx, kindMembership, memberID(collabID, account)); gerr == nil {
+					id = other.ID
+				}
+				return fault.Conflicting(string(api.ConflictExceptionReasonAlreadyExists), string(api.ResourceTypeMembership), id,
 					"Account %s already has a membership in collaboration %s", account, collabID)
 			}
 			return err

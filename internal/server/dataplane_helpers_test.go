@@ -2,12 +2,8 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
-	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -18,10 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cleanrooms/types"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
-
-	"github.com/cleanroomsd/cleanroomsd/internal/api/cleanroomsapi"
-	"github.com/cleanroomsd/cleanroomsd/internal/server"
-	"github.com/cleanroomsd/cleanroomsd/internal/wire"
 )
 
 // Helpers for the data-plane tests: Glue tables, configured tables, rules,
@@ -262,94 +254,4 @@ func columns(cs []types.Column) []string {
 		out = append(out, aws.ToString(c.Name)+" "+aws.ToString(c.Type))
 	}
 	return out
-}
-
-// modelDefects are response paths where AWS's own model can't be met:
-// ConfiguredTableAssociationArn allows at most 100 characters and the form
-// configuredtableassociation/MID/ID, but every real association ARN (two
-// UUIDs and an account) is longer, and AWS's IAM reference gives it as
-// membership/MID/configuredtableassociation/ID.
-var modelDefects = regexp.MustCompile(`(^|\.)(configuredTableAssociation|configuredTableAssociationSummaries\[\d+\])\.arn$|(^|\.)configuredTableAssociationArn$`)
-
-// emptyRequired are required members whose shape allows "" (a schema's
-// description is "" when neither the association nor the configured table
-// has one) but that the generated validator reports as missing when empty.
-var emptyRequired = regexp.MustCompile(`(^|\.)(schema|schemas\[\d+\])\.description$`)
-
-// knownDefect reports whether a response check failure is one of the above.
-func knownDefect(e wire.FieldError) bool {
-	return modelDefects.MatchString(e.Path) || (emptyRequired.MatchString(e.Path) && e.Message == "Member must not be null")
-}
-
-// startChecked is start with every Clean Rooms response checked against
-// the model by the test itself instead of the server, so that the model's
-// defects above can be let through and nothing else is.
-func startChecked(t *testing.T, mutate ...func(*server.Config)) *testServer {
-	t.Helper()
-	var inner http.Handler
-	ts := start(t, append(mutate, func(c *server.Config) { c.CheckResponses = false })...)
-	inner = ts.srv.Handler()
-	hs := httptest.NewServer(&responseChecker{t: t, next: inner, ops: cleanroomsapi.Operations(cleanroomsapi.UnimplementedService{})})
-	t.Cleanup(hs.Close)
-	return &testServer{url: hs.URL, srv: ts.srv}
-}
-
-type responseChecker struct {
-	t    *testing.T
-	next http.Handler
-	ops  []wire.Operation
-}
-
-func (rc *responseChecker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	op := rc.match(r)
-	if op == nil {
-		rc.next.ServeHTTP(w, r)
-		return
-	}
-	rec := httptest.NewRecorder()
-	rc.next.ServeHTTP(rec, r)
-	if rec.Code == op.SuccessCode && rec.Body.Len() > 0 {
-		m, _ := reflect.TypeOf((*cleanroomsapi.Service)(nil)).Elem().MethodByName(op.Name)
-		out := reflect.New(m.Type.Out(0).Elem()).Interface()
-		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
-			rc.t.Errorf("%s: response does not decode: %v", op.Name, err)
-		} else if in, ok := out.(wire.Input); ok {
-			var v wire.Validator
-			in.Validate(&v)
-			for _, e := range v.Errors {
-				if !knownDefect(e) {
-					rc.t.Errorf("%s: response breaks the model at %s: %s", op.Name, e.Path, e.Message)
-				}
-			}
-		}
-	}
-	for k, vs := range rec.Header() {
-		w.Header()[k] = vs
-	}
-	w.WriteHeader(rec.Code)
-	w.Write(rec.Body.Bytes())
-}
-
-// match finds the Clean Rooms operation a request is for.
-func (rc *responseChecker) match(r *http.Request) *wire.Operation {
-	got := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
-	for i := range rc.ops {
-		op := &rc.ops[i]
-		path, _, _ := strings.Cut(op.RequestURI, "?")
-		want := strings.Split(strings.Trim(path, "/"), "/")
-		if op.Method != r.Method || len(want) != len(got) || path == "/" {
-			continue
-		}
-		ok := true
-		for j := range want {
-			if !strings.HasPrefix(want[j], "{") && want[j] != got[j] {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return op
-		}
-	}
-	return nil
 }

@@ -24,7 +24,7 @@ var allowedPeople = []string{"id", "email", "segment", "spend", "country", "age"
 
 func TestConfiguredTableValidation(t *testing.T) {
 	ctx := context.Background()
-	ts := startChecked(t)
+	ts := start(t)
 	a := ts.client(acctA)
 	glueTable(t, ts, acctA, "crm", "people", csvFormat, peopleColumns, nil)
 	glueTable(t, ts, acctB, "other", "people", csvFormat, peopleColumns, nil)
@@ -133,7 +133,7 @@ func aggregationWith(mod func(*types.AnalysisRuleAggregation)) types.ConfiguredT
 
 func TestConfiguredTableAnalysisRuleValidation(t *testing.T) {
 	ctx := context.Background()
-	ts := startChecked(t)
+	ts := start(t)
 	a := ts.client(acctA)
 	glueTable(t, ts, acctA, "crm", "people", csvFormat, peopleColumns, nil)
 	id := aws.ToString(configuredTable(t, ts, acctA, "people", "crm", "people", allowedPeople...).Id)
@@ -299,7 +299,7 @@ func itoa(i int) string {
 
 func TestAssociationAndAssociationRuleValidation(t *testing.T) {
 	ctx := context.Background()
-	ts := startChecked(t)
+	ts := start(t)
 	a, b := ts.client(acctA), ts.client(acctB)
 	// A queries; B receives results; C contributes data only.
 	coll := must(a.CreateCollaboration(ctx, &cleanrooms.CreateCollaborationInput{
@@ -493,7 +493,7 @@ func codes(d *types.SchemaStatusDetail) []string {
 
 func TestSchemaStatusOfCustomRules(t *testing.T) {
 	ctx := context.Background()
-	ts := startChecked(t)
+	ts := start(t)
 	p := newTwoParty(t, ts, queryAndReceive, noAbilities)
 	glueTable(t, ts, acctB, "crm", "people", csvFormat, peopleColumns, nil)
 	id := aws.ToString(configuredTable(t, ts, acctB, "people", "crm", "people", allowedPeople...).Id)
@@ -518,7 +518,7 @@ func TestSchemaStatusOfCustomRules(t *testing.T) {
 
 func TestAnalysisTemplateValidation(t *testing.T) {
 	ctx := context.Background()
-	ts := startChecked(t, func(c *server.Config) { c.Quotas.AnalysisTemplatesPerMembership = 2 })
+	ts := start(t, func(c *server.Config) { c.Quotas.AnalysisTemplatesPerMembership = 2 })
 	a := ts.client(acctA)
 	p := newTwoParty(t, ts, queryAndReceive, noAbilities)
 	glueTable(t, ts, acctB, "crm", "people", csvFormat, peopleColumns, nil)
@@ -632,7 +632,7 @@ GROUP BY a.country`
 
 func TestDataPlaneQuotas(t *testing.T) {
 	ctx := context.Background()
-	ts := startChecked(t, func(c *server.Config) {
+	ts := start(t, func(c *server.Config) {
 		c.Quotas.ConfiguredTablesPerAccount = 2
 		c.Quotas.ColumnsPerConfiguredTable = 3
 	})

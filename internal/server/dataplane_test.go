@@ -18,7 +18,7 @@ import (
 // parameters, tags, and the conflicts and clean-up along the way.
 func TestDataPlaneWorkflow(t *testing.T) {
 	ctx := context.Background()
-	ts := startChecked(t)
+	ts := start(t)
 	a, b := ts.client(acctA), ts.client(acctB)
 	p := newTwoParty(t, ts, queryAndReceive, noAbilities)
 

@@ -22,6 +22,7 @@ import (
 	"github.com/cleanroomsd/cleanroomsd/internal/api/glueapi"
 	"github.com/cleanroomsd/cleanroomsd/internal/auth"
 	"github.com/cleanroomsd/cleanroomsd/internal/cleanrooms"
+	"github.com/cleanroomsd/cleanroomsd/internal/engine"
 	"github.com/cleanroomsd/cleanroomsd/internal/fault"
 	"github.com/cleanroomsd/cleanroomsd/internal/glue"
 	"github.com/cleanroomsd/cleanroomsd/internal/identity"
@@ -63,6 +64,7 @@ type Server struct {
 	glue    *protocol.JSONRPC
 	s3      *s3api.Handler
 	objects objectstore.Store
+	engine  *engine.Engine
 	handler http.Handler
 	http    *http.Server
 }
@@ -146,7 +148,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.objects = objs
 	s.s3 = s3api.New(s3api.Config{Meta: st, Objects: objs, Auth: s.authn, Region: cfg.Region, Logger: cfg.Logger})
 
-	svc := cleanrooms.New(cleanrooms.Config{Store: st, Region: cfg.Region, Quotas: cfg.Quotas, Logger: cfg.Logger})
+	s.engine, err = engine.New(engine.Config{TempDir: filepath.Join(cfg.DataDir, "tmp")})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+
+	svc := cleanrooms.New(cleanrooms.Config{Store: st, Region: cfg.Region, Quotas: cfg.Quotas, Logger: cfg.Logger, SQL: s.engine})
 	codec, err := protocol.NewErrorCodec(cleanroomsErrors(), cleanroomsapi.ErrorShapes())
 	if err != nil {
 		st.Close()
@@ -230,8 +238,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	return nil
 }
 
-// Close closes the store.
-func (s *Server) Close() error { return s.store.Close() }
+// Close releases the engine and closes the store.
+func (s *Server) Close() error {
+	return errors.Join(s.engine.Close(), s.store.Close())
+}
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

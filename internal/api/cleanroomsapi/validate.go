@@ -36,7 +36,7 @@ var (
 	pattern17 = wire.RE2Pattern("arn:aws[-a-z]*:cleanrooms-ml:[-a-z0-9]+:[0-9]{12}:configured-audience-model/[-a-zA-Z0-9_/.]+", "^(?:arn:aws[-a-z]*:cleanrooms-ml:[-a-z0-9]+:[0-9]{12}:configured-audience-model/[-a-zA-Z0-9_/.]+)$")
 	pattern18 = wire.RE2Pattern("arn:aws:cleanrooms:[\\w]{2}-[\\w]{4,9}-[\\d]:[\\d]{12}:membership/[\\d\\w-]+/configuredaudiencemodelassociation/[\\d\\w-]+", "^(?:arn:aws:cleanrooms:[\\w]{2}-[\\w]{4,9}-[\\d]:[\\d]{12}:membership/[\\d\\w-]+/configuredaudiencemodelassociation/[\\d\\w-]+)$")
 	pattern19 = wire.RE2Pattern("arn:aws:[\\w]+:[\\w]{2}-[\\w]{4,9}-[\\d]:[\\d]{12}:configuredtable/[\\d\\w-]+", "^(?:arn:aws:[\\w]+:[\\w]{2}-[\\w]{4,9}-[\\d]:[\\d]{12}:configuredtable/[\\d\\w-]+)$")
-	pattern20 = wire.RE2Pattern("arn:aws:[\\w]+:[\\w]{2}-[\\w]{4,9}-[\\d]:[\\d]{12}:configuredtableassociation/[\\d\\w-]+/[\\d\\w-]+", "^(?:arn:aws:[\\w]+:[\\w]{2}-[\\w]{4,9}-[\\d]:[\\d]{12}:configuredtableassociation/[\\d\\w-]+/[\\d\\w-]+)$")
+	pattern20 = wire.RE2Pattern("arn:aws:[\\w]+:[\\w]{2}-[\\w]{4,9}-[\\d]:[\\d]{12}:(configuredtableassociation/[\\d\\w-]+/[\\d\\w-]+|membership/[\\d\\w-]+/configuredtableassociation/[\\d\\w-]+)", "^(?:arn:aws:[\\w]+:[\\w]{2}-[\\w]{4,9}-[\\d]:[\\d]{12}:(configuredtableassociation/[\\d\\w-]+/[\\d\\w-]+|membership/[\\d\\w-]+/configuredtableassociation/[\\d\\w-]+))$")
 	pattern21 = wire.RE2Pattern("[a-zA-Z0-9_](([a-zA-Z0-9_ ]+-)*([a-zA-Z0-9_ ]+))?", "^(?:[a-zA-Z0-9_](([a-zA-Z0-9_ ]+-)*([a-zA-Z0-9_ ]+))?)$")
 	pattern22 = wire.RE2Pattern("arn:aws:cleanrooms:[\\w]{2}-[\\w]{4,9}-[\\d]:[\\d]{12}:membership/[\\d\\w-]+/idmappingtable/[\\d\\w-]+", "^(?:arn:aws:cleanrooms:[\\w]{2}-[\\w]{4,9}-[\\d]:[\\d]{12}:membership/[\\d\\w-]+/idmappingtable/[\\d\\w-]+)$")
 	pattern23 = wire.RE2Pattern("arn:(aws|aws-us-gov|aws-cn):entityresolution:.*:[0-9]+:(idmappingworkflow/.*)", "^(?:arn:(aws|aws-us-gov|aws-cn):entityresolution:.*:[0-9]+:(idmappingworkflow/.*))$")
@@ -631,11 +631,7 @@ func (s *UpdateProtectedQueryInput) Validate(v *wire.Validator) { s.validate(v, 
 func (s *UpdateProtectedQueryOutput) Validate(v *wire.Validator) { s.validate(v, "") }
 
 func (s *AccessBudget) validate(v *wire.Validator, p string) {
-	if s.ResourceArn == "" {
-		v.Missing(wire.Join(p, "resourceArn"))
-	} else {
-		checkBudgetedResourceArn(v, wire.Join(p, "resourceArn"), s.ResourceArn)
-	}
+	checkBudgetedResourceArn(v, wire.Join(p, "resourceArn"), s.ResourceArn)
 	if s.Details == nil {
 		v.Missing(wire.Join(p, "details"))
 	} else {
@@ -684,11 +680,7 @@ func (s *AccessBudgetsPrivacyTemplateParametersInput) validate(v *wire.Validator
 			s.BudgetParameters[i].validate(v, wire.Index(wire.Join(p, "budgetParameters"), i))
 		}
 	}
-	if s.ResourceArn == "" {
-		v.Missing(wire.Join(p, "resourceArn"))
-	} else {
-		checkBudgetedResourceArn(v, wire.Join(p, "resourceArn"), s.ResourceArn)
-	}
+	checkBudgetedResourceArn(v, wire.Join(p, "resourceArn"), s.ResourceArn)
 }
 
 func (s *AccessBudgetsPrivacyTemplateParametersOutput) validate(v *wire.Validator, p string) {
@@ -700,11 +692,7 @@ func (s *AccessBudgetsPrivacyTemplateParametersOutput) validate(v *wire.Validato
 			s.BudgetParameters[i].validate(v, wire.Index(wire.Join(p, "budgetParameters"), i))
 		}
 	}
-	if s.ResourceArn == "" {
-		v.Missing(wire.Join(p, "resourceArn"))
-	} else {
-		checkBudgetedResourceArn(v, wire.Join(p, "resourceArn"), s.ResourceArn)
-	}
+	checkBudgetedResourceArn(v, wire.Join(p, "resourceArn"), s.ResourceArn)
 }
 
 func (s *AccessBudgetsPrivacyTemplateUpdateParameters) validate(v *wire.Validator, p string) {
@@ -741,11 +729,7 @@ func (s *AggregateColumn) validate(v *wire.Validator, p string) {
 }
 
 func (s *AggregationConstraint) validate(v *wire.Validator, p string) {
-	if s.ColumnName == "" {
-		v.Missing(wire.Join(p, "columnName"))
-	} else {
-		checkAnalysisRuleColumnName(v, wire.Join(p, "columnName"), s.ColumnName)
-	}
+	checkAnalysisRuleColumnName(v, wire.Join(p, "columnName"), s.ColumnName)
 	if s.Minimum == nil {
 		v.Missing(wire.Join(p, "minimum"))
 	} else {
@@ -759,11 +743,7 @@ func (s *AggregationConstraint) validate(v *wire.Validator, p string) {
 }
 
 func (s *AnalysisParameter) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkParameterName(v, wire.Join(p, "name"), s.Name)
-	}
+	checkParameterName(v, wire.Join(p, "name"), s.Name)
 	if s.Type == "" {
 		v.Missing(wire.Join(p, "type"))
 	} else {
@@ -775,21 +755,13 @@ func (s *AnalysisParameter) validate(v *wire.Validator, p string) {
 }
 
 func (s *AnalysisRule) validate(v *wire.Validator, p string) {
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationId"), s.CollaborationId)
 	if s.Type == "" {
 		v.Missing(wire.Join(p, "type"))
 	} else {
 		checkAnalysisRuleType(v, wire.Join(p, "type"), s.Type)
 	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkTableAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkTableAlias(v, wire.Join(p, "name"), s.Name)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -1001,44 +973,16 @@ func (s *AnalysisSourceMetadata) validate(v *wire.Validator, p string) {
 }
 
 func (s *AnalysisTemplate) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkAnalysisTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkAnalysisTemplateArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
+	checkAnalysisTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkAnalysisTemplateArn(v, wire.Join(p, "arn"), s.Arn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkResourceAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkResourceAlias(v, wire.Join(p, "name"), s.Name)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -1115,55 +1059,23 @@ func (s *AnalysisTemplateArtifacts) validate(v *wire.Validator, p string) {
 			s.AdditionalArtifacts[i].validate(v, wire.Index(wire.Join(p, "additionalArtifacts"), i))
 		}
 	}
-	if s.RoleArn == "" {
-		v.Missing(wire.Join(p, "roleArn"))
-	} else {
-		checkRoleArn(v, wire.Join(p, "roleArn"), s.RoleArn)
-	}
+	checkRoleArn(v, wire.Join(p, "roleArn"), s.RoleArn)
 }
 
 func (s *AnalysisTemplateSummary) validate(v *wire.Validator, p string) {
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkAnalysisTemplateArn(v, wire.Join(p, "arn"), s.Arn)
-	}
+	checkAnalysisTemplateArn(v, wire.Join(p, "arn"), s.Arn)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkAnalysisTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkResourceAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkAnalysisTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkResourceAlias(v, wire.Join(p, "name"), s.Name)
 	if s.UpdateTime.IsZero() {
 		v.Missing(wire.Join(p, "updateTime"))
 	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
+	checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
@@ -1188,9 +1100,6 @@ func (s *AnalysisTemplateValidationStatusDetail) validate(v *wire.Validator, p s
 }
 
 func (s *AnalysisTemplateValidationStatusReason) validate(v *wire.Validator, p string) {
-	if s.Message == "" {
-		v.Missing(wire.Join(p, "message"))
-	}
 }
 
 func (s *ApprovalStatusDetails) validate(v *wire.Validator, p string) {
@@ -1205,49 +1114,23 @@ func (s *AthenaTableReference) validate(v *wire.Validator, p string) {
 	if !(s.Region == nil) {
 		checkCommercialRegion(v, wire.Join(p, "region"), *s.Region)
 	}
-	if s.WorkGroup == "" {
-		v.Missing(wire.Join(p, "workGroup"))
-	} else {
-		checkAthenaWorkGroup(v, wire.Join(p, "workGroup"), s.WorkGroup)
-	}
+	checkAthenaWorkGroup(v, wire.Join(p, "workGroup"), s.WorkGroup)
 	if !(s.OutputLocation == nil) {
 		checkAthenaOutputLocation(v, wire.Join(p, "outputLocation"), *s.OutputLocation)
 	}
-	if s.DatabaseName == "" {
-		v.Missing(wire.Join(p, "databaseName"))
-	} else {
-		checkAthenaDatabaseName(v, wire.Join(p, "databaseName"), s.DatabaseName)
-	}
-	if s.TableName == "" {
-		v.Missing(wire.Join(p, "tableName"))
-	} else {
-		checkAthenaTableName(v, wire.Join(p, "tableName"), s.TableName)
-	}
+	checkAthenaDatabaseName(v, wire.Join(p, "databaseName"), s.DatabaseName)
+	checkAthenaTableName(v, wire.Join(p, "tableName"), s.TableName)
 	if !(s.CatalogName == nil) {
 		checkAthenaCatalogName(v, wire.Join(p, "catalogName"), *s.CatalogName)
 	}
 }
 
 func (s *BatchGetCollaborationAnalysisTemplateError) validate(v *wire.Validator, p string) {
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkAnalysisTemplateArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.Code == "" {
-		v.Missing(wire.Join(p, "code"))
-	}
-	if s.Message == "" {
-		v.Missing(wire.Join(p, "message"))
-	}
+	checkAnalysisTemplateArn(v, wire.Join(p, "arn"), s.Arn)
 }
 
 func (s *BatchGetCollaborationAnalysisTemplateInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 	if s.AnalysisTemplateArns == nil {
 		v.Missing(wire.Join(p, "analysisTemplateArns"))
 	} else {
@@ -1278,30 +1161,16 @@ func (s *BatchGetCollaborationAnalysisTemplateOutput) validate(v *wire.Validator
 }
 
 func (s *BatchGetSchemaAnalysisRuleError) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkTableAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkTableAlias(v, wire.Join(p, "name"), s.Name)
 	if s.Type == "" {
 		v.Missing(wire.Join(p, "type"))
 	} else {
 		checkAnalysisRuleType(v, wire.Join(p, "type"), s.Type)
 	}
-	if s.Code == "" {
-		v.Missing(wire.Join(p, "code"))
-	}
-	if s.Message == "" {
-		v.Missing(wire.Join(p, "message"))
-	}
 }
 
 func (s *BatchGetSchemaAnalysisRuleInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 	if s.SchemaAnalysisRuleRequests == nil {
 		v.Missing(wire.Join(p, "schemaAnalysisRuleRequests"))
 	} else {
@@ -1332,25 +1201,11 @@ func (s *BatchGetSchemaAnalysisRuleOutput) validate(v *wire.Validator, p string)
 }
 
 func (s *BatchGetSchemaError) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkTableAlias(v, wire.Join(p, "name"), s.Name)
-	}
-	if s.Code == "" {
-		v.Missing(wire.Join(p, "code"))
-	}
-	if s.Message == "" {
-		v.Missing(wire.Join(p, "message"))
-	}
+	checkTableAlias(v, wire.Join(p, "name"), s.Name)
 }
 
 func (s *BatchGetSchemaInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 	if s.Names == nil {
 		v.Missing(wire.Join(p, "names"))
 	} else {
@@ -1456,34 +1311,14 @@ func (s *ChangeSpecification) validate(v *wire.Validator, p string) {
 }
 
 func (s *Collaboration) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkCollaborationName(v, wire.Join(p, "name"), s.Name)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkCollaborationArn(v, wire.Join(p, "arn"), s.Arn)
+	checkCollaborationName(v, wire.Join(p, "name"), s.Name)
 	if !(s.Description == nil) {
 		checkCollaborationDescription(v, wire.Join(p, "description"), *s.Description)
 	}
-	if s.CreatorAccountId == "" {
-		v.Missing(wire.Join(p, "creatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
-	}
-	if s.CreatorDisplayName == "" {
-		v.Missing(wire.Join(p, "creatorDisplayName"))
-	} else {
-		checkDisplayName(v, wire.Join(p, "creatorDisplayName"), s.CreatorDisplayName)
-	}
+	checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
+	checkDisplayName(v, wire.Join(p, "creatorDisplayName"), s.CreatorDisplayName)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -1528,39 +1363,15 @@ func (s *Collaboration) validate(v *wire.Validator, p string) {
 }
 
 func (s *CollaborationAnalysisTemplate) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkAnalysisTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkAnalysisTemplateArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
+	checkAnalysisTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkAnalysisTemplateArn(v, wire.Join(p, "arn"), s.Arn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
-	if s.CreatorAccountId == "" {
-		v.Missing(wire.Join(p, "creatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkResourceAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
+	checkResourceAlias(v, wire.Join(p, "name"), s.Name)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -1603,58 +1414,26 @@ func (s *CollaborationAnalysisTemplate) validate(v *wire.Validator, p string) {
 }
 
 func (s *CollaborationAnalysisTemplateSummary) validate(v *wire.Validator, p string) {
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkAnalysisTemplateArn(v, wire.Join(p, "arn"), s.Arn)
-	}
+	checkAnalysisTemplateArn(v, wire.Join(p, "arn"), s.Arn)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkAnalysisTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkResourceAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkAnalysisTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkResourceAlias(v, wire.Join(p, "name"), s.Name)
 	if s.UpdateTime.IsZero() {
 		v.Missing(wire.Join(p, "updateTime"))
 	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CreatorAccountId == "" {
-		v.Missing(wire.Join(p, "creatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
-	}
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
 }
 
 func (s *CollaborationChangeRequest) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -1688,16 +1467,8 @@ func (s *CollaborationChangeRequest) validate(v *wire.Validator, p string) {
 }
 
 func (s *CollaborationChangeRequestSummary) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -1739,44 +1510,16 @@ func (s *CollaborationChangeSpecification) validate(v *wire.Validator, p string)
 }
 
 func (s *CollaborationConfiguredAudienceModelAssociation) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkConfiguredAudienceModelAssociationIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkConfiguredAudienceModelAssociationArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.ConfiguredAudienceModelArn == "" {
-		v.Missing(wire.Join(p, "configuredAudienceModelArn"))
-	} else {
-		checkConfiguredAudienceModelArn(v, wire.Join(p, "configuredAudienceModelArn"), s.ConfiguredAudienceModelArn)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkConfiguredAudienceModelAssociationName(v, wire.Join(p, "name"), s.Name)
-	}
+	checkConfiguredAudienceModelAssociationIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkConfiguredAudienceModelAssociationArn(v, wire.Join(p, "arn"), s.Arn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkConfiguredAudienceModelArn(v, wire.Join(p, "configuredAudienceModelArn"), s.ConfiguredAudienceModelArn)
+	checkConfiguredAudienceModelAssociationName(v, wire.Join(p, "name"), s.Name)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
-	if s.CreatorAccountId == "" {
-		v.Missing(wire.Join(p, "creatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
-	}
+	checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -1786,81 +1529,33 @@ func (s *CollaborationConfiguredAudienceModelAssociation) validate(v *wire.Valid
 }
 
 func (s *CollaborationConfiguredAudienceModelAssociationSummary) validate(v *wire.Validator, p string) {
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkConfiguredAudienceModelAssociationArn(v, wire.Join(p, "arn"), s.Arn)
-	}
+	checkConfiguredAudienceModelAssociationArn(v, wire.Join(p, "arn"), s.Arn)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkConfiguredAudienceModelAssociationIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkConfiguredAudienceModelAssociationName(v, wire.Join(p, "name"), s.Name)
-	}
+	checkConfiguredAudienceModelAssociationIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkConfiguredAudienceModelAssociationName(v, wire.Join(p, "name"), s.Name)
 	if s.UpdateTime.IsZero() {
 		v.Missing(wire.Join(p, "updateTime"))
 	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CreatorAccountId == "" {
-		v.Missing(wire.Join(p, "creatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
-	}
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
 }
 
 func (s *CollaborationIdNamespaceAssociation) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkIdNamespaceAssociationIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkIdNamespaceAssociationArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkGenericResourceName(v, wire.Join(p, "name"), s.Name)
-	}
+	checkIdNamespaceAssociationIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkIdNamespaceAssociationArn(v, wire.Join(p, "arn"), s.Arn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkGenericResourceName(v, wire.Join(p, "name"), s.Name)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
-	if s.CreatorAccountId == "" {
-		v.Missing(wire.Join(p, "creatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
-	}
+	checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -1883,47 +1578,23 @@ func (s *CollaborationIdNamespaceAssociation) validate(v *wire.Validator, p stri
 }
 
 func (s *CollaborationIdNamespaceAssociationSummary) validate(v *wire.Validator, p string) {
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkIdNamespaceAssociationArn(v, wire.Join(p, "arn"), s.Arn)
-	}
+	checkIdNamespaceAssociationArn(v, wire.Join(p, "arn"), s.Arn)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkIdNamespaceAssociationIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
+	checkIdNamespaceAssociationIdentifier(v, wire.Join(p, "id"), s.Id)
 	if s.UpdateTime.IsZero() {
 		v.Missing(wire.Join(p, "updateTime"))
 	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CreatorAccountId == "" {
-		v.Missing(wire.Join(p, "creatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
-	}
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
 	if s.InputReferenceConfig == nil {
 		v.Missing(wire.Join(p, "inputReferenceConfig"))
 	} else {
 		s.InputReferenceConfig.validate(v, wire.Join(p, "inputReferenceConfig"))
 	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkGenericResourceName(v, wire.Join(p, "name"), s.Name)
-	}
+	checkGenericResourceName(v, wire.Join(p, "name"), s.Name)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
@@ -1935,36 +1606,12 @@ func (s *CollaborationIdNamespaceAssociationSummary) validate(v *wire.Validator,
 }
 
 func (s *CollaborationPrivacyBudgetSummary) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.PrivacyBudgetTemplateId == "" {
-		v.Missing(wire.Join(p, "privacyBudgetTemplateId"))
-	} else {
-		checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "privacyBudgetTemplateId"), s.PrivacyBudgetTemplateId)
-	}
-	if s.PrivacyBudgetTemplateArn == "" {
-		v.Missing(wire.Join(p, "privacyBudgetTemplateArn"))
-	} else {
-		checkPrivacyBudgetTemplateArn(v, wire.Join(p, "privacyBudgetTemplateArn"), s.PrivacyBudgetTemplateArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.CreatorAccountId == "" {
-		v.Missing(wire.Join(p, "creatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "privacyBudgetTemplateId"), s.PrivacyBudgetTemplateId)
+	checkPrivacyBudgetTemplateArn(v, wire.Join(p, "privacyBudgetTemplateArn"), s.PrivacyBudgetTemplateArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
 	if s.Type == "" {
 		v.Missing(wire.Join(p, "type"))
 	} else {
@@ -1984,31 +1631,11 @@ func (s *CollaborationPrivacyBudgetSummary) validate(v *wire.Validator, p string
 }
 
 func (s *CollaborationPrivacyBudgetTemplate) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkPrivacyBudgetTemplateArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.CreatorAccountId == "" {
-		v.Missing(wire.Join(p, "creatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
-	}
+	checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkPrivacyBudgetTemplateArn(v, wire.Join(p, "arn"), s.Arn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -2033,31 +1660,11 @@ func (s *CollaborationPrivacyBudgetTemplate) validate(v *wire.Validator, p strin
 }
 
 func (s *CollaborationPrivacyBudgetTemplateSummary) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkPrivacyBudgetTemplateArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.CreatorAccountId == "" {
-		v.Missing(wire.Join(p, "creatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
-	}
+	checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkPrivacyBudgetTemplateArn(v, wire.Join(p, "arn"), s.Arn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
 	if s.PrivacyBudgetType == "" {
 		v.Missing(wire.Join(p, "privacyBudgetType"))
 	} else {
@@ -2072,31 +1679,11 @@ func (s *CollaborationPrivacyBudgetTemplateSummary) validate(v *wire.Validator, 
 }
 
 func (s *CollaborationSummary) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkCollaborationName(v, wire.Join(p, "name"), s.Name)
-	}
-	if s.CreatorAccountId == "" {
-		v.Missing(wire.Join(p, "creatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
-	}
-	if s.CreatorDisplayName == "" {
-		v.Missing(wire.Join(p, "creatorDisplayName"))
-	} else {
-		checkDisplayName(v, wire.Join(p, "creatorDisplayName"), s.CreatorDisplayName)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkCollaborationArn(v, wire.Join(p, "arn"), s.Arn)
+	checkCollaborationName(v, wire.Join(p, "name"), s.Name)
+	checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
+	checkDisplayName(v, wire.Join(p, "creatorDisplayName"), s.CreatorDisplayName)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -2120,16 +1707,8 @@ func (s *CollaborationSummary) validate(v *wire.Validator, p string) {
 }
 
 func (s *Column) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkColumnName(v, wire.Join(p, "name"), s.Name)
-	}
-	if s.Type == "" {
-		v.Missing(wire.Join(p, "type"))
-	} else {
-		checkColumnTypeString(v, wire.Join(p, "type"), s.Type)
-	}
+	checkColumnName(v, wire.Join(p, "name"), s.Name)
+	checkColumnTypeString(v, wire.Join(p, "type"), s.Type)
 }
 
 func (s *ColumnClassificationDetails) validate(v *wire.Validator, p string) {
@@ -2162,46 +1741,14 @@ func (s *ConfigurationDetails) validate(v *wire.Validator, p string) {
 }
 
 func (s *ConfiguredAudienceModelAssociation) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkConfiguredAudienceModelAssociationIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkConfiguredAudienceModelAssociationArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.ConfiguredAudienceModelArn == "" {
-		v.Missing(wire.Join(p, "configuredAudienceModelArn"))
-	} else {
-		checkConfiguredAudienceModelArn(v, wire.Join(p, "configuredAudienceModelArn"), s.ConfiguredAudienceModelArn)
-	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkConfiguredAudienceModelAssociationName(v, wire.Join(p, "name"), s.Name)
-	}
+	checkConfiguredAudienceModelAssociationIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkConfiguredAudienceModelAssociationArn(v, wire.Join(p, "arn"), s.Arn)
+	checkConfiguredAudienceModelArn(v, wire.Join(p, "configuredAudienceModelArn"), s.ConfiguredAudienceModelArn)
+	checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkConfiguredAudienceModelAssociationName(v, wire.Join(p, "name"), s.Name)
 	if s.ManageResourcePolicies == nil {
 		v.Missing(wire.Join(p, "manageResourcePolicies"))
 	}
@@ -2217,73 +1764,29 @@ func (s *ConfiguredAudienceModelAssociation) validate(v *wire.Validator, p strin
 }
 
 func (s *ConfiguredAudienceModelAssociationSummary) validate(v *wire.Validator, p string) {
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
 	if s.UpdateTime.IsZero() {
 		v.Missing(wire.Join(p, "updateTime"))
 	}
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkConfiguredAudienceModelAssociationArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkConfiguredAudienceModelAssociationName(v, wire.Join(p, "name"), s.Name)
-	}
-	if s.ConfiguredAudienceModelArn == "" {
-		v.Missing(wire.Join(p, "configuredAudienceModelArn"))
-	} else {
-		checkConfiguredAudienceModelArn(v, wire.Join(p, "configuredAudienceModelArn"), s.ConfiguredAudienceModelArn)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkConfiguredAudienceModelAssociationArn(v, wire.Join(p, "arn"), s.Arn)
+	checkConfiguredAudienceModelAssociationName(v, wire.Join(p, "name"), s.Name)
+	checkConfiguredAudienceModelArn(v, wire.Join(p, "configuredAudienceModelArn"), s.ConfiguredAudienceModelArn)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
 }
 
 func (s *ConfiguredTable) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkConfiguredTableArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkDisplayName(v, wire.Join(p, "name"), s.Name)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkConfiguredTableArn(v, wire.Join(p, "arn"), s.Arn)
+	checkDisplayName(v, wire.Join(p, "name"), s.Name)
 	if !(s.Description == nil) {
 		checkTableDescription(v, wire.Join(p, "description"), *s.Description)
 	}
@@ -2326,16 +1829,8 @@ func (s *ConfiguredTable) validate(v *wire.Validator, p string) {
 }
 
 func (s *ConfiguredTableAnalysisRule) validate(v *wire.Validator, p string) {
-	if s.ConfiguredTableId == "" {
-		v.Missing(wire.Join(p, "configuredTableId"))
-	} else {
-		checkUUID(v, wire.Join(p, "configuredTableId"), s.ConfiguredTableId)
-	}
-	if s.ConfiguredTableArn == "" {
-		v.Missing(wire.Join(p, "configuredTableArn"))
-	} else {
-		checkConfiguredTableArn(v, wire.Join(p, "configuredTableArn"), s.ConfiguredTableArn)
-	}
+	checkUUID(v, wire.Join(p, "configuredTableId"), s.ConfiguredTableId)
+	checkConfiguredTableArn(v, wire.Join(p, "configuredTableArn"), s.ConfiguredTableArn)
 	if s.Policy == nil {
 		v.Missing(wire.Join(p, "policy"))
 	} else {
@@ -2381,46 +1876,14 @@ func (s *ConfiguredTableAnalysisRulePolicyV1) validate(v *wire.Validator, p stri
 }
 
 func (s *ConfiguredTableAssociation) validate(v *wire.Validator, p string) {
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkConfiguredTableAssociationArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.ConfiguredTableId == "" {
-		v.Missing(wire.Join(p, "configuredTableId"))
-	} else {
-		checkUUID(v, wire.Join(p, "configuredTableId"), s.ConfiguredTableId)
-	}
-	if s.ConfiguredTableArn == "" {
-		v.Missing(wire.Join(p, "configuredTableArn"))
-	} else {
-		checkConfiguredTableArn(v, wire.Join(p, "configuredTableArn"), s.ConfiguredTableArn)
-	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
-	if s.RoleArn == "" {
-		v.Missing(wire.Join(p, "roleArn"))
-	} else {
-		checkRoleArn(v, wire.Join(p, "roleArn"), s.RoleArn)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkTableAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkConfiguredTableAssociationArn(v, wire.Join(p, "arn"), s.Arn)
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkUUID(v, wire.Join(p, "configuredTableId"), s.ConfiguredTableId)
+	checkConfiguredTableArn(v, wire.Join(p, "configuredTableArn"), s.ConfiguredTableArn)
+	checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
+	checkRoleArn(v, wire.Join(p, "roleArn"), s.RoleArn)
+	checkTableAlias(v, wire.Join(p, "name"), s.Name)
 	if !(s.Description == nil) {
 		checkTableDescription(v, wire.Join(p, "description"), *s.Description)
 	}
@@ -2438,21 +1901,9 @@ func (s *ConfiguredTableAssociation) validate(v *wire.Validator, p string) {
 }
 
 func (s *ConfiguredTableAssociationAnalysisRule) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.ConfiguredTableAssociationId == "" {
-		v.Missing(wire.Join(p, "configuredTableAssociationId"))
-	} else {
-		checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationId"), s.ConfiguredTableAssociationId)
-	}
-	if s.ConfiguredTableAssociationArn == "" {
-		v.Missing(wire.Join(p, "configuredTableAssociationArn"))
-	} else {
-		checkConfiguredTableAssociationArn(v, wire.Join(p, "configuredTableAssociationArn"), s.ConfiguredTableAssociationArn)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationId"), s.ConfiguredTableAssociationId)
+	checkConfiguredTableAssociationArn(v, wire.Join(p, "configuredTableAssociationArn"), s.ConfiguredTableAssociationArn)
 	if s.Policy == nil {
 		v.Missing(wire.Join(p, "policy"))
 	} else {
@@ -2540,42 +1991,18 @@ func (s *ConfiguredTableAssociationAnalysisRulePolicyV1) validate(v *wire.Valida
 }
 
 func (s *ConfiguredTableAssociationSummary) validate(v *wire.Validator, p string) {
-	if s.ConfiguredTableId == "" {
-		v.Missing(wire.Join(p, "configuredTableId"))
-	} else {
-		checkUUID(v, wire.Join(p, "configuredTableId"), s.ConfiguredTableId)
-	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkTableAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkUUID(v, wire.Join(p, "configuredTableId"), s.ConfiguredTableId)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
+	checkTableAlias(v, wire.Join(p, "name"), s.Name)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
 	if s.UpdateTime.IsZero() {
 		v.Missing(wire.Join(p, "updateTime"))
 	}
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkConfiguredTableAssociationArn(v, wire.Join(p, "arn"), s.Arn)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkConfiguredTableAssociationArn(v, wire.Join(p, "arn"), s.Arn)
 	if !(s.AnalysisRuleTypes == nil) {
 		for i := range s.AnalysisRuleTypes {
 			checkConfiguredTableAssociationAnalysisRuleType(v, wire.Index(wire.Join(p, "analysisRuleTypes"), i), s.AnalysisRuleTypes[i])
@@ -2584,21 +2011,9 @@ func (s *ConfiguredTableAssociationSummary) validate(v *wire.Validator, p string
 }
 
 func (s *ConfiguredTableSummary) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkConfiguredTableIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkConfiguredTableArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkDisplayName(v, wire.Join(p, "name"), s.Name)
-	}
+	checkConfiguredTableIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkConfiguredTableArn(v, wire.Join(p, "arn"), s.Arn)
+	checkDisplayName(v, wire.Join(p, "name"), s.Name)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -2803,16 +2218,8 @@ func (s *CreateAnalysisTemplateInput) validate(v *wire.Validator, p string) {
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkTableAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkTableAlias(v, wire.Join(p, "name"), s.Name)
 	if s.Format == "" {
 		v.Missing(wire.Join(p, "format"))
 	} else {
@@ -2857,11 +2264,7 @@ func (s *CreateAnalysisTemplateOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *CreateCollaborationChangeRequestInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 	if s.Changes == nil {
 		v.Missing(wire.Join(p, "changes"))
 	} else {
@@ -2889,16 +2292,8 @@ func (s *CreateCollaborationInput) validate(v *wire.Validator, p string) {
 			s.Members[i].validate(v, wire.Index(wire.Join(p, "members"), i))
 		}
 	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkCollaborationName(v, wire.Join(p, "name"), s.Name)
-	}
-	if s.Description == "" {
-		v.Missing(wire.Join(p, "description"))
-	} else {
-		checkCollaborationDescription(v, wire.Join(p, "description"), s.Description)
-	}
+	checkCollaborationName(v, wire.Join(p, "name"), s.Name)
+	checkCollaborationDescription(v, wire.Join(p, "description"), s.Description)
 	if s.CreatorMemberAbilities == nil {
 		v.Missing(wire.Join(p, "creatorMemberAbilities"))
 	} else {
@@ -2909,11 +2304,7 @@ func (s *CreateCollaborationInput) validate(v *wire.Validator, p string) {
 	if !(s.CreatorMLMemberAbilities == nil) {
 		s.CreatorMLMemberAbilities.validate(v, wire.Join(p, "creatorMLMemberAbilities"))
 	}
-	if s.CreatorDisplayName == "" {
-		v.Missing(wire.Join(p, "creatorDisplayName"))
-	} else {
-		checkDisplayName(v, wire.Join(p, "creatorDisplayName"), s.CreatorDisplayName)
-	}
+	checkDisplayName(v, wire.Join(p, "creatorDisplayName"), s.CreatorDisplayName)
 	if !(s.DataEncryptionMetadata == nil) {
 		s.DataEncryptionMetadata.validate(v, wire.Join(p, "dataEncryptionMetadata"))
 	}
@@ -2960,21 +2351,9 @@ func (s *CreateCollaborationOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *CreateConfiguredAudienceModelAssociationInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.ConfiguredAudienceModelArn == "" {
-		v.Missing(wire.Join(p, "configuredAudienceModelArn"))
-	} else {
-		checkConfiguredAudienceModelArn(v, wire.Join(p, "configuredAudienceModelArn"), s.ConfiguredAudienceModelArn)
-	}
-	if s.ConfiguredAudienceModelAssociationName == "" {
-		v.Missing(wire.Join(p, "configuredAudienceModelAssociationName"))
-	} else {
-		checkConfiguredAudienceModelAssociationName(v, wire.Join(p, "configuredAudienceModelAssociationName"), s.ConfiguredAudienceModelAssociationName)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkConfiguredAudienceModelArn(v, wire.Join(p, "configuredAudienceModelArn"), s.ConfiguredAudienceModelArn)
+	checkConfiguredAudienceModelAssociationName(v, wire.Join(p, "configuredAudienceModelAssociationName"), s.ConfiguredAudienceModelAssociationName)
 	if s.ManageResourcePolicies == nil {
 		v.Missing(wire.Join(p, "manageResourcePolicies"))
 	}
@@ -3000,11 +2379,7 @@ func (s *CreateConfiguredAudienceModelAssociationOutput) validate(v *wire.Valida
 }
 
 func (s *CreateConfiguredTableAnalysisRuleInput) validate(v *wire.Validator, p string) {
-	if s.ConfiguredTableIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableIdentifier"))
-	} else {
-		checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
-	}
+	checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
 	if s.AnalysisRuleType == "" {
 		v.Missing(wire.Join(p, "analysisRuleType"))
 	} else {
@@ -3026,16 +2401,8 @@ func (s *CreateConfiguredTableAnalysisRuleOutput) validate(v *wire.Validator, p 
 }
 
 func (s *CreateConfiguredTableAssociationAnalysisRuleInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.ConfiguredTableAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableAssociationIdentifier"))
-	} else {
-		checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationIdentifier"), s.ConfiguredTableAssociationIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationIdentifier"), s.ConfiguredTableAssociationIdentifier)
 	if s.AnalysisRuleType == "" {
 		v.Missing(wire.Join(p, "analysisRuleType"))
 	} else {
@@ -3057,29 +2424,13 @@ func (s *CreateConfiguredTableAssociationAnalysisRuleOutput) validate(v *wire.Va
 }
 
 func (s *CreateConfiguredTableAssociationInput) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkTableAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkTableAlias(v, wire.Join(p, "name"), s.Name)
 	if !(s.Description == nil) {
 		checkTableDescription(v, wire.Join(p, "description"), *s.Description)
 	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.ConfiguredTableIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableIdentifier"))
-	} else {
-		checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
-	}
-	if s.RoleArn == "" {
-		v.Missing(wire.Join(p, "roleArn"))
-	} else {
-		checkRoleArn(v, wire.Join(p, "roleArn"), s.RoleArn)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
+	checkRoleArn(v, wire.Join(p, "roleArn"), s.RoleArn)
 	if !(s.Tags == nil) {
 		v.Length(wire.Join(p, "tags"), len(s.Tags), 0, 200)
 		for mk, mv := range s.Tags {
@@ -3099,11 +2450,7 @@ func (s *CreateConfiguredTableAssociationOutput) validate(v *wire.Validator, p s
 }
 
 func (s *CreateConfiguredTableInput) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkDisplayName(v, wire.Join(p, "name"), s.Name)
-	}
+	checkDisplayName(v, wire.Join(p, "name"), s.Name)
 	if !(s.Description == nil) {
 		checkTableDescription(v, wire.Join(p, "description"), *s.Description)
 	}
@@ -3149,16 +2496,8 @@ func (s *CreateConfiguredTableOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *CreateIdMappingTableInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkResourceAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkResourceAlias(v, wire.Join(p, "name"), s.Name)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
@@ -3189,11 +2528,7 @@ func (s *CreateIdMappingTableOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *CreateIdNamespaceAssociationInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if s.InputReferenceConfig == nil {
 		v.Missing(wire.Join(p, "inputReferenceConfig"))
 	} else {
@@ -3207,11 +2542,7 @@ func (s *CreateIdNamespaceAssociationInput) validate(v *wire.Validator, p string
 			checkTagValue(v, wire.Key(wire.Join(p, "tags"), string(mk)), mv)
 		}
 	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkGenericResourceName(v, wire.Join(p, "name"), s.Name)
-	}
+	checkGenericResourceName(v, wire.Join(p, "name"), s.Name)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
@@ -3229,11 +2560,7 @@ func (s *CreateIdNamespaceAssociationOutput) validate(v *wire.Validator, p strin
 }
 
 func (s *CreateMembershipInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 	if s.QueryLogStatus == "" {
 		v.Missing(wire.Join(p, "queryLogStatus"))
 	} else {
@@ -3270,11 +2597,7 @@ func (s *CreateMembershipOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *CreatePrivacyBudgetTemplateInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.AutoRefresh == nil) {
 		checkPrivacyBudgetTemplateAutoRefresh(v, wire.Join(p, "autoRefresh"), *s.AutoRefresh)
 	}
@@ -3322,54 +2645,30 @@ func (s *DataEncryptionMetadata) validate(v *wire.Validator, p string) {
 }
 
 func (s *DeleteAnalysisTemplateInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.AnalysisTemplateIdentifier == "" {
-		v.Missing(wire.Join(p, "analysisTemplateIdentifier"))
-	} else {
-		checkAnalysisTemplateIdentifier(v, wire.Join(p, "analysisTemplateIdentifier"), s.AnalysisTemplateIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkAnalysisTemplateIdentifier(v, wire.Join(p, "analysisTemplateIdentifier"), s.AnalysisTemplateIdentifier)
 }
 
 func (s *DeleteAnalysisTemplateOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *DeleteCollaborationInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 }
 
 func (s *DeleteCollaborationOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *DeleteConfiguredAudienceModelAssociationInput) validate(v *wire.Validator, p string) {
-	if s.ConfiguredAudienceModelAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredAudienceModelAssociationIdentifier"))
-	} else {
-		checkConfiguredAudienceModelAssociationIdentifier(v, wire.Join(p, "configuredAudienceModelAssociationIdentifier"), s.ConfiguredAudienceModelAssociationIdentifier)
-	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkConfiguredAudienceModelAssociationIdentifier(v, wire.Join(p, "configuredAudienceModelAssociationIdentifier"), s.ConfiguredAudienceModelAssociationIdentifier)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 }
 
 func (s *DeleteConfiguredAudienceModelAssociationOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *DeleteConfiguredTableAnalysisRuleInput) validate(v *wire.Validator, p string) {
-	if s.ConfiguredTableIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableIdentifier"))
-	} else {
-		checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
-	}
+	checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
 	if s.AnalysisRuleType == "" {
 		v.Missing(wire.Join(p, "analysisRuleType"))
 	} else {
@@ -3381,16 +2680,8 @@ func (s *DeleteConfiguredTableAnalysisRuleOutput) validate(v *wire.Validator, p 
 }
 
 func (s *DeleteConfiguredTableAssociationAnalysisRuleInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.ConfiguredTableAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableAssociationIdentifier"))
-	} else {
-		checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationIdentifier"), s.ConfiguredTableAssociationIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationIdentifier"), s.ConfiguredTableAssociationIdentifier)
 	if s.AnalysisRuleType == "" {
 		v.Missing(wire.Join(p, "analysisRuleType"))
 	} else {
@@ -3402,113 +2693,61 @@ func (s *DeleteConfiguredTableAssociationAnalysisRuleOutput) validate(v *wire.Va
 }
 
 func (s *DeleteConfiguredTableAssociationInput) validate(v *wire.Validator, p string) {
-	if s.ConfiguredTableAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableAssociationIdentifier"))
-	} else {
-		checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationIdentifier"), s.ConfiguredTableAssociationIdentifier)
-	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationIdentifier"), s.ConfiguredTableAssociationIdentifier)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 }
 
 func (s *DeleteConfiguredTableAssociationOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *DeleteConfiguredTableInput) validate(v *wire.Validator, p string) {
-	if s.ConfiguredTableIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableIdentifier"))
-	} else {
-		checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
-	}
+	checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
 }
 
 func (s *DeleteConfiguredTableOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *DeleteIdMappingTableInput) validate(v *wire.Validator, p string) {
-	if s.IdMappingTableIdentifier == "" {
-		v.Missing(wire.Join(p, "idMappingTableIdentifier"))
-	} else {
-		checkUUID(v, wire.Join(p, "idMappingTableIdentifier"), s.IdMappingTableIdentifier)
-	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkUUID(v, wire.Join(p, "idMappingTableIdentifier"), s.IdMappingTableIdentifier)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 }
 
 func (s *DeleteIdMappingTableOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *DeleteIdNamespaceAssociationInput) validate(v *wire.Validator, p string) {
-	if s.IdNamespaceAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "idNamespaceAssociationIdentifier"))
-	} else {
-		checkIdNamespaceAssociationIdentifier(v, wire.Join(p, "idNamespaceAssociationIdentifier"), s.IdNamespaceAssociationIdentifier)
-	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkIdNamespaceAssociationIdentifier(v, wire.Join(p, "idNamespaceAssociationIdentifier"), s.IdNamespaceAssociationIdentifier)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 }
 
 func (s *DeleteIdNamespaceAssociationOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *DeleteMemberInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
-	if s.AccountId == "" {
-		v.Missing(wire.Join(p, "accountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
+	checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
 }
 
 func (s *DeleteMemberOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *DeleteMembershipInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 }
 
 func (s *DeleteMembershipOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *DeletePrivacyBudgetTemplateInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.PrivacyBudgetTemplateIdentifier == "" {
-		v.Missing(wire.Join(p, "privacyBudgetTemplateIdentifier"))
-	} else {
-		checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "privacyBudgetTemplateIdentifier"), s.PrivacyBudgetTemplateIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "privacyBudgetTemplateIdentifier"), s.PrivacyBudgetTemplateIdentifier)
 }
 
 func (s *DeletePrivacyBudgetTemplateOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *DifferentialPrivacyColumn) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkColumnName(v, wire.Join(p, "name"), s.Name)
-	}
+	checkColumnName(v, wire.Join(p, "name"), s.Name)
 }
 
 func (s *DifferentialPrivacyConfiguration) validate(v *wire.Validator, p string) {
@@ -3607,11 +2846,7 @@ func (s *DifferentialPrivacySensitivityParameters) validate(v *wire.Validator, p
 	} else {
 		checkDifferentialPrivacyAggregationType(v, wire.Join(p, "aggregationType"), s.AggregationType)
 	}
-	if s.AggregationExpression == "" {
-		v.Missing(wire.Join(p, "aggregationExpression"))
-	} else {
-		checkDifferentialPrivacyAggregationExpression(v, wire.Join(p, "aggregationExpression"), s.AggregationExpression)
-	}
+	checkDifferentialPrivacyAggregationExpression(v, wire.Join(p, "aggregationExpression"), s.AggregationExpression)
 	if s.UserContributionLimit == nil {
 		v.Missing(wire.Join(p, "userContributionLimit"))
 	} else {
@@ -3671,16 +2906,8 @@ func (s *ErrorMessageConfiguration) validate(v *wire.Validator, p string) {
 }
 
 func (s *GetAnalysisTemplateInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.AnalysisTemplateIdentifier == "" {
-		v.Missing(wire.Join(p, "analysisTemplateIdentifier"))
-	} else {
-		checkAnalysisTemplateIdentifier(v, wire.Join(p, "analysisTemplateIdentifier"), s.AnalysisTemplateIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkAnalysisTemplateIdentifier(v, wire.Join(p, "analysisTemplateIdentifier"), s.AnalysisTemplateIdentifier)
 }
 
 func (s *GetAnalysisTemplateOutput) validate(v *wire.Validator, p string) {
@@ -3692,16 +2919,8 @@ func (s *GetAnalysisTemplateOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *GetCollaborationAnalysisTemplateInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
-	if s.AnalysisTemplateArn == "" {
-		v.Missing(wire.Join(p, "analysisTemplateArn"))
-	} else {
-		checkAnalysisTemplateArn(v, wire.Join(p, "analysisTemplateArn"), s.AnalysisTemplateArn)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
+	checkAnalysisTemplateArn(v, wire.Join(p, "analysisTemplateArn"), s.AnalysisTemplateArn)
 }
 
 func (s *GetCollaborationAnalysisTemplateOutput) validate(v *wire.Validator, p string) {
@@ -3713,16 +2932,8 @@ func (s *GetCollaborationAnalysisTemplateOutput) validate(v *wire.Validator, p s
 }
 
 func (s *GetCollaborationChangeRequestInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
-	if s.ChangeRequestIdentifier == "" {
-		v.Missing(wire.Join(p, "changeRequestIdentifier"))
-	} else {
-		checkCollaborationChangeRequestIdentifier(v, wire.Join(p, "changeRequestIdentifier"), s.ChangeRequestIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
+	checkCollaborationChangeRequestIdentifier(v, wire.Join(p, "changeRequestIdentifier"), s.ChangeRequestIdentifier)
 }
 
 func (s *GetCollaborationChangeRequestOutput) validate(v *wire.Validator, p string) {
@@ -3734,16 +2945,8 @@ func (s *GetCollaborationChangeRequestOutput) validate(v *wire.Validator, p stri
 }
 
 func (s *GetCollaborationConfiguredAudienceModelAssociationInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
-	if s.ConfiguredAudienceModelAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredAudienceModelAssociationIdentifier"))
-	} else {
-		checkConfiguredAudienceModelAssociationIdentifier(v, wire.Join(p, "configuredAudienceModelAssociationIdentifier"), s.ConfiguredAudienceModelAssociationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
+	checkConfiguredAudienceModelAssociationIdentifier(v, wire.Join(p, "configuredAudienceModelAssociationIdentifier"), s.ConfiguredAudienceModelAssociationIdentifier)
 }
 
 func (s *GetCollaborationConfiguredAudienceModelAssociationOutput) validate(v *wire.Validator, p string) {
@@ -3755,16 +2958,8 @@ func (s *GetCollaborationConfiguredAudienceModelAssociationOutput) validate(v *w
 }
 
 func (s *GetCollaborationIdNamespaceAssociationInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
-	if s.IdNamespaceAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "idNamespaceAssociationIdentifier"))
-	} else {
-		checkIdNamespaceAssociationIdentifier(v, wire.Join(p, "idNamespaceAssociationIdentifier"), s.IdNamespaceAssociationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
+	checkIdNamespaceAssociationIdentifier(v, wire.Join(p, "idNamespaceAssociationIdentifier"), s.IdNamespaceAssociationIdentifier)
 }
 
 func (s *GetCollaborationIdNamespaceAssociationOutput) validate(v *wire.Validator, p string) {
@@ -3776,11 +2971,7 @@ func (s *GetCollaborationIdNamespaceAssociationOutput) validate(v *wire.Validato
 }
 
 func (s *GetCollaborationInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 }
 
 func (s *GetCollaborationOutput) validate(v *wire.Validator, p string) {
@@ -3792,16 +2983,8 @@ func (s *GetCollaborationOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *GetCollaborationPrivacyBudgetTemplateInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
-	if s.PrivacyBudgetTemplateIdentifier == "" {
-		v.Missing(wire.Join(p, "privacyBudgetTemplateIdentifier"))
-	} else {
-		checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "privacyBudgetTemplateIdentifier"), s.PrivacyBudgetTemplateIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
+	checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "privacyBudgetTemplateIdentifier"), s.PrivacyBudgetTemplateIdentifier)
 }
 
 func (s *GetCollaborationPrivacyBudgetTemplateOutput) validate(v *wire.Validator, p string) {
@@ -3813,16 +2996,8 @@ func (s *GetCollaborationPrivacyBudgetTemplateOutput) validate(v *wire.Validator
 }
 
 func (s *GetConfiguredAudienceModelAssociationInput) validate(v *wire.Validator, p string) {
-	if s.ConfiguredAudienceModelAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredAudienceModelAssociationIdentifier"))
-	} else {
-		checkConfiguredAudienceModelAssociationIdentifier(v, wire.Join(p, "configuredAudienceModelAssociationIdentifier"), s.ConfiguredAudienceModelAssociationIdentifier)
-	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkConfiguredAudienceModelAssociationIdentifier(v, wire.Join(p, "configuredAudienceModelAssociationIdentifier"), s.ConfiguredAudienceModelAssociationIdentifier)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 }
 
 func (s *GetConfiguredAudienceModelAssociationOutput) validate(v *wire.Validator, p string) {
@@ -3834,11 +3009,7 @@ func (s *GetConfiguredAudienceModelAssociationOutput) validate(v *wire.Validator
 }
 
 func (s *GetConfiguredTableAnalysisRuleInput) validate(v *wire.Validator, p string) {
-	if s.ConfiguredTableIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableIdentifier"))
-	} else {
-		checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
-	}
+	checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
 	if s.AnalysisRuleType == "" {
 		v.Missing(wire.Join(p, "analysisRuleType"))
 	} else {
@@ -3855,16 +3026,8 @@ func (s *GetConfiguredTableAnalysisRuleOutput) validate(v *wire.Validator, p str
 }
 
 func (s *GetConfiguredTableAssociationAnalysisRuleInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.ConfiguredTableAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableAssociationIdentifier"))
-	} else {
-		checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationIdentifier"), s.ConfiguredTableAssociationIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationIdentifier"), s.ConfiguredTableAssociationIdentifier)
 	if s.AnalysisRuleType == "" {
 		v.Missing(wire.Join(p, "analysisRuleType"))
 	} else {
@@ -3881,16 +3044,8 @@ func (s *GetConfiguredTableAssociationAnalysisRuleOutput) validate(v *wire.Valid
 }
 
 func (s *GetConfiguredTableAssociationInput) validate(v *wire.Validator, p string) {
-	if s.ConfiguredTableAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableAssociationIdentifier"))
-	} else {
-		checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationIdentifier"), s.ConfiguredTableAssociationIdentifier)
-	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationIdentifier"), s.ConfiguredTableAssociationIdentifier)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 }
 
 func (s *GetConfiguredTableAssociationOutput) validate(v *wire.Validator, p string) {
@@ -3902,11 +3057,7 @@ func (s *GetConfiguredTableAssociationOutput) validate(v *wire.Validator, p stri
 }
 
 func (s *GetConfiguredTableInput) validate(v *wire.Validator, p string) {
-	if s.ConfiguredTableIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableIdentifier"))
-	} else {
-		checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
-	}
+	checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
 }
 
 func (s *GetConfiguredTableOutput) validate(v *wire.Validator, p string) {
@@ -3918,16 +3069,8 @@ func (s *GetConfiguredTableOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *GetIdMappingTableInput) validate(v *wire.Validator, p string) {
-	if s.IdMappingTableIdentifier == "" {
-		v.Missing(wire.Join(p, "idMappingTableIdentifier"))
-	} else {
-		checkUUID(v, wire.Join(p, "idMappingTableIdentifier"), s.IdMappingTableIdentifier)
-	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkUUID(v, wire.Join(p, "idMappingTableIdentifier"), s.IdMappingTableIdentifier)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 }
 
 func (s *GetIdMappingTableOutput) validate(v *wire.Validator, p string) {
@@ -3939,16 +3082,8 @@ func (s *GetIdMappingTableOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *GetIdNamespaceAssociationInput) validate(v *wire.Validator, p string) {
-	if s.IdNamespaceAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "idNamespaceAssociationIdentifier"))
-	} else {
-		checkIdNamespaceAssociationIdentifier(v, wire.Join(p, "idNamespaceAssociationIdentifier"), s.IdNamespaceAssociationIdentifier)
-	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkIdNamespaceAssociationIdentifier(v, wire.Join(p, "idNamespaceAssociationIdentifier"), s.IdNamespaceAssociationIdentifier)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 }
 
 func (s *GetIdNamespaceAssociationOutput) validate(v *wire.Validator, p string) {
@@ -3960,11 +3095,7 @@ func (s *GetIdNamespaceAssociationOutput) validate(v *wire.Validator, p string) 
 }
 
 func (s *GetMembershipInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 }
 
 func (s *GetMembershipOutput) validate(v *wire.Validator, p string) {
@@ -3976,16 +3107,8 @@ func (s *GetMembershipOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *GetPrivacyBudgetTemplateInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.PrivacyBudgetTemplateIdentifier == "" {
-		v.Missing(wire.Join(p, "privacyBudgetTemplateIdentifier"))
-	} else {
-		checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "privacyBudgetTemplateIdentifier"), s.PrivacyBudgetTemplateIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "privacyBudgetTemplateIdentifier"), s.PrivacyBudgetTemplateIdentifier)
 }
 
 func (s *GetPrivacyBudgetTemplateOutput) validate(v *wire.Validator, p string) {
@@ -3997,16 +3120,8 @@ func (s *GetPrivacyBudgetTemplateOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *GetProtectedJobInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.ProtectedJobIdentifier == "" {
-		v.Missing(wire.Join(p, "protectedJobIdentifier"))
-	} else {
-		checkProtectedJobIdentifier(v, wire.Join(p, "protectedJobIdentifier"), s.ProtectedJobIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkProtectedJobIdentifier(v, wire.Join(p, "protectedJobIdentifier"), s.ProtectedJobIdentifier)
 }
 
 func (s *GetProtectedJobOutput) validate(v *wire.Validator, p string) {
@@ -4018,16 +3133,8 @@ func (s *GetProtectedJobOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *GetProtectedQueryInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.ProtectedQueryIdentifier == "" {
-		v.Missing(wire.Join(p, "protectedQueryIdentifier"))
-	} else {
-		checkProtectedQueryIdentifier(v, wire.Join(p, "protectedQueryIdentifier"), s.ProtectedQueryIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkProtectedQueryIdentifier(v, wire.Join(p, "protectedQueryIdentifier"), s.ProtectedQueryIdentifier)
 }
 
 func (s *GetProtectedQueryOutput) validate(v *wire.Validator, p string) {
@@ -4039,16 +3146,8 @@ func (s *GetProtectedQueryOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *GetSchemaAnalysisRuleInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkTableAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
+	checkTableAlias(v, wire.Join(p, "name"), s.Name)
 	if s.Type == "" {
 		v.Missing(wire.Join(p, "type"))
 	} else {
@@ -4065,16 +3164,8 @@ func (s *GetSchemaAnalysisRuleOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *GetSchemaInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkTableAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
+	checkTableAlias(v, wire.Join(p, "name"), s.Name)
 }
 
 func (s *GetSchemaOutput) validate(v *wire.Validator, p string) {
@@ -4089,16 +3180,8 @@ func (s *GlueTableReference) validate(v *wire.Validator, p string) {
 	if !(s.Region == nil) {
 		checkCommercialRegion(v, wire.Join(p, "region"), *s.Region)
 	}
-	if s.TableName == "" {
-		v.Missing(wire.Join(p, "tableName"))
-	} else {
-		checkGlueTableName(v, wire.Join(p, "tableName"), s.TableName)
-	}
-	if s.DatabaseName == "" {
-		v.Missing(wire.Join(p, "databaseName"))
-	} else {
-		checkGlueDatabaseName(v, wire.Join(p, "databaseName"), s.DatabaseName)
-	}
+	checkGlueTableName(v, wire.Join(p, "tableName"), s.TableName)
+	checkGlueDatabaseName(v, wire.Join(p, "databaseName"), s.DatabaseName)
 }
 
 func (s *Hash) validate(v *wire.Validator, p string) {
@@ -4111,49 +3194,21 @@ func (s *IdMappingConfig) validate(v *wire.Validator, p string) {
 }
 
 func (s *IdMappingTable) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkIdMappingTableArn(v, wire.Join(p, "arn"), s.Arn)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkIdMappingTableArn(v, wire.Join(p, "arn"), s.Arn)
 	if s.InputReferenceConfig == nil {
 		v.Missing(wire.Join(p, "inputReferenceConfig"))
 	} else {
 		s.InputReferenceConfig.validate(v, wire.Join(p, "inputReferenceConfig"))
 	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
+	checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkResourceAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkResourceAlias(v, wire.Join(p, "name"), s.Name)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -4171,11 +3226,7 @@ func (s *IdMappingTable) validate(v *wire.Validator, p string) {
 }
 
 func (s *IdMappingTableInputReferenceConfig) validate(v *wire.Validator, p string) {
-	if s.InputReferenceArn == "" {
-		v.Missing(wire.Join(p, "inputReferenceArn"))
-	} else {
-		checkIdMappingTableInputReferenceArn(v, wire.Join(p, "inputReferenceArn"), s.InputReferenceArn)
-	}
+	checkIdMappingTableInputReferenceArn(v, wire.Join(p, "inputReferenceArn"), s.InputReferenceArn)
 	if s.ManageResourcePolicies == nil {
 		v.Missing(wire.Join(p, "manageResourcePolicies"))
 	}
@@ -4193,9 +3244,6 @@ func (s *IdMappingTableInputReferenceProperties) validate(v *wire.Validator, p s
 }
 
 func (s *IdMappingTableInputSource) validate(v *wire.Validator, p string) {
-	if s.IdNamespaceAssociationId == "" {
-		v.Missing(wire.Join(p, "idNamespaceAssociationId"))
-	}
 	if s.Type == "" {
 		v.Missing(wire.Join(p, "type"))
 	} else {
@@ -4215,42 +3263,18 @@ func (s *IdMappingTableSchemaTypeProperties) validate(v *wire.Validator, p strin
 }
 
 func (s *IdMappingTableSummary) validate(v *wire.Validator, p string) {
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
 	if s.UpdateTime.IsZero() {
 		v.Missing(wire.Join(p, "updateTime"))
 	}
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkIdMappingTableArn(v, wire.Join(p, "arn"), s.Arn)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkIdMappingTableArn(v, wire.Join(p, "arn"), s.Arn)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
@@ -4259,49 +3283,17 @@ func (s *IdMappingTableSummary) validate(v *wire.Validator, p string) {
 	} else {
 		s.InputReferenceConfig.validate(v, wire.Join(p, "inputReferenceConfig"))
 	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkResourceAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkResourceAlias(v, wire.Join(p, "name"), s.Name)
 }
 
 func (s *IdNamespaceAssociation) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkIdNamespaceAssociationIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkIdNamespaceAssociationArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkGenericResourceName(v, wire.Join(p, "name"), s.Name)
-	}
+	checkIdNamespaceAssociationIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkIdNamespaceAssociationArn(v, wire.Join(p, "arn"), s.Arn)
+	checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkGenericResourceName(v, wire.Join(p, "name"), s.Name)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
@@ -4327,11 +3319,7 @@ func (s *IdNamespaceAssociation) validate(v *wire.Validator, p string) {
 }
 
 func (s *IdNamespaceAssociationInputReferenceConfig) validate(v *wire.Validator, p string) {
-	if s.InputReferenceArn == "" {
-		v.Missing(wire.Join(p, "inputReferenceArn"))
-	} else {
-		checkIdNamespaceAssociationInputReferenceArn(v, wire.Join(p, "inputReferenceArn"), s.InputReferenceArn)
-	}
+	checkIdNamespaceAssociationInputReferenceArn(v, wire.Join(p, "inputReferenceArn"), s.InputReferenceArn)
 	if s.ManageResourcePolicies == nil {
 		v.Missing(wire.Join(p, "manageResourcePolicies"))
 	}
@@ -4357,52 +3345,24 @@ func (s *IdNamespaceAssociationInputReferencePropertiesSummary) validate(v *wire
 }
 
 func (s *IdNamespaceAssociationSummary) validate(v *wire.Validator, p string) {
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
 	if s.UpdateTime.IsZero() {
 		v.Missing(wire.Join(p, "updateTime"))
 	}
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkIdNamespaceAssociationArn(v, wire.Join(p, "arn"), s.Arn)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkIdNamespaceAssociationArn(v, wire.Join(p, "arn"), s.Arn)
 	if s.InputReferenceConfig == nil {
 		v.Missing(wire.Join(p, "inputReferenceConfig"))
 	} else {
 		s.InputReferenceConfig.validate(v, wire.Join(p, "inputReferenceConfig"))
 	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkGenericResourceName(v, wire.Join(p, "name"), s.Name)
-	}
+	checkGenericResourceName(v, wire.Join(p, "name"), s.Name)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
@@ -4423,11 +3383,7 @@ func (s *JobComputePaymentConfig) validate(v *wire.Validator, p string) {
 }
 
 func (s *ListAnalysisTemplatesInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.NextToken == nil) {
 		checkPaginationToken(v, wire.Join(p, "nextToken"), *s.NextToken)
 	}
@@ -4450,11 +3406,7 @@ func (s *ListAnalysisTemplatesOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *ListCollaborationAnalysisTemplatesInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 	if !(s.NextToken == nil) {
 		checkPaginationToken(v, wire.Join(p, "nextToken"), *s.NextToken)
 	}
@@ -4477,11 +3429,7 @@ func (s *ListCollaborationAnalysisTemplatesOutput) validate(v *wire.Validator, p
 }
 
 func (s *ListCollaborationChangeRequestsInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 	if !(s.Status == nil) {
 		checkChangeRequestStatus(v, wire.Join(p, "status"), *s.Status)
 	}
@@ -4507,11 +3455,7 @@ func (s *ListCollaborationChangeRequestsOutput) validate(v *wire.Validator, p st
 }
 
 func (s *ListCollaborationConfiguredAudienceModelAssociationsInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 	if !(s.NextToken == nil) {
 		checkPaginationToken(v, wire.Join(p, "nextToken"), *s.NextToken)
 	}
@@ -4534,11 +3478,7 @@ func (s *ListCollaborationConfiguredAudienceModelAssociationsOutput) validate(v 
 }
 
 func (s *ListCollaborationIdNamespaceAssociationsInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 	if !(s.NextToken == nil) {
 		checkPaginationToken(v, wire.Join(p, "nextToken"), *s.NextToken)
 	}
@@ -4561,11 +3501,7 @@ func (s *ListCollaborationIdNamespaceAssociationsOutput) validate(v *wire.Valida
 }
 
 func (s *ListCollaborationPrivacyBudgetTemplatesInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 	if !(s.NextToken == nil) {
 		checkPaginationToken(v, wire.Join(p, "nextToken"), *s.NextToken)
 	}
@@ -4588,11 +3524,7 @@ func (s *ListCollaborationPrivacyBudgetTemplatesOutput) validate(v *wire.Validat
 }
 
 func (s *ListCollaborationPrivacyBudgetsInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 	if s.PrivacyBudgetType == "" {
 		v.Missing(wire.Join(p, "privacyBudgetType"))
 	} else {
@@ -4648,11 +3580,7 @@ func (s *ListCollaborationsOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *ListConfiguredAudienceModelAssociationsInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.NextToken == nil) {
 		checkPaginationToken(v, wire.Join(p, "nextToken"), *s.NextToken)
 	}
@@ -4675,11 +3603,7 @@ func (s *ListConfiguredAudienceModelAssociationsOutput) validate(v *wire.Validat
 }
 
 func (s *ListConfiguredTableAssociationsInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.NextToken == nil) {
 		checkPaginationToken(v, wire.Join(p, "nextToken"), *s.NextToken)
 	}
@@ -4724,11 +3648,7 @@ func (s *ListConfiguredTablesOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *ListIdMappingTablesInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.NextToken == nil) {
 		checkPaginationToken(v, wire.Join(p, "nextToken"), *s.NextToken)
 	}
@@ -4751,11 +3671,7 @@ func (s *ListIdMappingTablesOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *ListIdNamespaceAssociationsInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.NextToken == nil) {
 		checkPaginationToken(v, wire.Join(p, "nextToken"), *s.NextToken)
 	}
@@ -4778,11 +3694,7 @@ func (s *ListIdNamespaceAssociationsOutput) validate(v *wire.Validator, p string
 }
 
 func (s *ListMembersInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 	if !(s.NextToken == nil) {
 		checkPaginationToken(v, wire.Join(p, "nextToken"), *s.NextToken)
 	}
@@ -4830,11 +3742,7 @@ func (s *ListMembershipsOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *ListPrivacyBudgetTemplatesInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.NextToken == nil) {
 		checkPaginationToken(v, wire.Join(p, "nextToken"), *s.NextToken)
 	}
@@ -4857,11 +3765,7 @@ func (s *ListPrivacyBudgetTemplatesOutput) validate(v *wire.Validator, p string)
 }
 
 func (s *ListPrivacyBudgetsInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if s.PrivacyBudgetType == "" {
 		v.Missing(wire.Join(p, "privacyBudgetType"))
 	} else {
@@ -4892,11 +3796,7 @@ func (s *ListPrivacyBudgetsOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *ListProtectedJobsInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.Status == nil) {
 		checkProtectedJobStatus(v, wire.Join(p, "status"), *s.Status)
 	}
@@ -4922,11 +3822,7 @@ func (s *ListProtectedJobsOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *ListProtectedQueriesInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.Status == nil) {
 		checkProtectedQueryStatus(v, wire.Join(p, "status"), *s.Status)
 	}
@@ -4952,11 +3848,7 @@ func (s *ListProtectedQueriesOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *ListSchemasInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 	if !(s.SchemaType == nil) {
 		checkSchemaType(v, wire.Join(p, "schemaType"), *s.SchemaType)
 	}
@@ -4982,11 +3874,7 @@ func (s *ListSchemasOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *ListTagsForResourceInput) validate(v *wire.Validator, p string) {
-	if s.ResourceArn == "" {
-		v.Missing(wire.Join(p, "resourceArn"))
-	} else {
-		checkCleanroomsArn(v, wire.Join(p, "resourceArn"), s.ResourceArn)
-	}
+	checkCleanroomsArn(v, wire.Join(p, "resourceArn"), s.ResourceArn)
 }
 
 func (s *ListTagsForResourceOutput) validate(v *wire.Validator, p string) {
@@ -5044,11 +3932,7 @@ func (s *MLSyntheticDataParameters) validate(v *wire.Validator, p string) {
 }
 
 func (s *MemberChangeSpecification) validate(v *wire.Validator, p string) {
-	if s.AccountId == "" {
-		v.Missing(wire.Join(p, "accountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
-	}
+	checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
 	if s.MemberAbilities == nil {
 		v.Missing(wire.Join(p, "memberAbilities"))
 	} else {
@@ -5062,11 +3946,7 @@ func (s *MemberChangeSpecification) validate(v *wire.Validator, p string) {
 }
 
 func (s *MemberSpecification) validate(v *wire.Validator, p string) {
-	if s.AccountId == "" {
-		v.Missing(wire.Join(p, "accountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
-	}
+	checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
 	if s.MemberAbilities == nil {
 		v.Missing(wire.Join(p, "memberAbilities"))
 	} else {
@@ -5077,32 +3957,20 @@ func (s *MemberSpecification) validate(v *wire.Validator, p string) {
 	if !(s.MlMemberAbilities == nil) {
 		s.MlMemberAbilities.validate(v, wire.Join(p, "mlMemberAbilities"))
 	}
-	if s.DisplayName == "" {
-		v.Missing(wire.Join(p, "displayName"))
-	} else {
-		checkDisplayName(v, wire.Join(p, "displayName"), s.DisplayName)
-	}
+	checkDisplayName(v, wire.Join(p, "displayName"), s.DisplayName)
 	if !(s.PaymentConfiguration == nil) {
 		s.PaymentConfiguration.validate(v, wire.Join(p, "paymentConfiguration"))
 	}
 }
 
 func (s *MemberSummary) validate(v *wire.Validator, p string) {
-	if s.AccountId == "" {
-		v.Missing(wire.Join(p, "accountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
-	}
+	checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
 	if s.Status == "" {
 		v.Missing(wire.Join(p, "status"))
 	} else {
 		checkMemberStatus(v, wire.Join(p, "status"), s.Status)
 	}
-	if s.DisplayName == "" {
-		v.Missing(wire.Join(p, "displayName"))
-	} else {
-		checkDisplayName(v, wire.Join(p, "displayName"), s.DisplayName)
-	}
+	checkDisplayName(v, wire.Join(p, "displayName"), s.DisplayName)
 	if s.Abilities == nil {
 		v.Missing(wire.Join(p, "abilities"))
 	} else {
@@ -5133,41 +4001,13 @@ func (s *MemberSummary) validate(v *wire.Validator, p string) {
 }
 
 func (s *Membership) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationCreatorAccountId == "" {
-		v.Missing(wire.Join(p, "collaborationCreatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "collaborationCreatorAccountId"), s.CollaborationCreatorAccountId)
-	}
-	if s.CollaborationCreatorDisplayName == "" {
-		v.Missing(wire.Join(p, "collaborationCreatorDisplayName"))
-	} else {
-		checkDisplayName(v, wire.Join(p, "collaborationCreatorDisplayName"), s.CollaborationCreatorDisplayName)
-	}
-	if s.CollaborationName == "" {
-		v.Missing(wire.Join(p, "collaborationName"))
-	} else {
-		checkCollaborationName(v, wire.Join(p, "collaborationName"), s.CollaborationName)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkMembershipArn(v, wire.Join(p, "arn"), s.Arn)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkAccountId(v, wire.Join(p, "collaborationCreatorAccountId"), s.CollaborationCreatorAccountId)
+	checkDisplayName(v, wire.Join(p, "collaborationCreatorDisplayName"), s.CollaborationCreatorDisplayName)
+	checkCollaborationName(v, wire.Join(p, "collaborationName"), s.CollaborationName)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -5269,11 +4109,7 @@ func (s *MembershipProtectedJobResultConfiguration) validate(v *wire.Validator, 
 	} else {
 		s.OutputConfiguration.validate(v, wire.Join(p, "outputConfiguration"))
 	}
-	if s.RoleArn == "" {
-		v.Missing(wire.Join(p, "roleArn"))
-	} else {
-		checkRoleArn(v, wire.Join(p, "roleArn"), s.RoleArn)
-	}
+	checkRoleArn(v, wire.Join(p, "roleArn"), s.RoleArn)
 }
 
 func (s *MembershipProtectedQueryOutputConfiguration) validate(v *wire.Validator, p string) {
@@ -5303,41 +4139,13 @@ func (s *MembershipQueryComputePaymentConfig) validate(v *wire.Validator, p stri
 }
 
 func (s *MembershipSummary) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationCreatorAccountId == "" {
-		v.Missing(wire.Join(p, "collaborationCreatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "collaborationCreatorAccountId"), s.CollaborationCreatorAccountId)
-	}
-	if s.CollaborationCreatorDisplayName == "" {
-		v.Missing(wire.Join(p, "collaborationCreatorDisplayName"))
-	} else {
-		checkDisplayName(v, wire.Join(p, "collaborationCreatorDisplayName"), s.CollaborationCreatorDisplayName)
-	}
-	if s.CollaborationName == "" {
-		v.Missing(wire.Join(p, "collaborationName"))
-	} else {
-		checkCollaborationName(v, wire.Join(p, "collaborationName"), s.CollaborationName)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkMembershipArn(v, wire.Join(p, "arn"), s.Arn)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkAccountId(v, wire.Join(p, "collaborationCreatorAccountId"), s.CollaborationCreatorAccountId)
+	checkDisplayName(v, wire.Join(p, "collaborationCreatorDisplayName"), s.CollaborationCreatorDisplayName)
+	checkCollaborationName(v, wire.Join(p, "collaborationName"), s.CollaborationName)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -5399,35 +4207,19 @@ func (s *PaymentConfiguration) validate(v *wire.Validator, p string) {
 }
 
 func (s *PopulateIdMappingTableInput) validate(v *wire.Validator, p string) {
-	if s.IdMappingTableIdentifier == "" {
-		v.Missing(wire.Join(p, "idMappingTableIdentifier"))
-	} else {
-		checkUUID(v, wire.Join(p, "idMappingTableIdentifier"), s.IdMappingTableIdentifier)
-	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkUUID(v, wire.Join(p, "idMappingTableIdentifier"), s.IdMappingTableIdentifier)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.JobType == nil) {
 		checkJobType(v, wire.Join(p, "jobType"), *s.JobType)
 	}
 }
 
 func (s *PopulateIdMappingTableOutput) validate(v *wire.Validator, p string) {
-	if s.IdMappingJobId == "" {
-		v.Missing(wire.Join(p, "idMappingJobId"))
-	} else {
-		checkUUID(v, wire.Join(p, "idMappingJobId"), s.IdMappingJobId)
-	}
+	checkUUID(v, wire.Join(p, "idMappingJobId"), s.IdMappingJobId)
 }
 
 func (s *PreviewPrivacyImpactInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if s.Parameters == nil {
 		v.Missing(wire.Join(p, "parameters"))
 	} else {
@@ -5466,41 +4258,13 @@ func (s *PrivacyBudget) validate(v *wire.Validator, p string) {
 }
 
 func (s *PrivacyBudgetSummary) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.PrivacyBudgetTemplateId == "" {
-		v.Missing(wire.Join(p, "privacyBudgetTemplateId"))
-	} else {
-		checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "privacyBudgetTemplateId"), s.PrivacyBudgetTemplateId)
-	}
-	if s.PrivacyBudgetTemplateArn == "" {
-		v.Missing(wire.Join(p, "privacyBudgetTemplateArn"))
-	} else {
-		checkPrivacyBudgetTemplateArn(v, wire.Join(p, "privacyBudgetTemplateArn"), s.PrivacyBudgetTemplateArn)
-	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "privacyBudgetTemplateId"), s.PrivacyBudgetTemplateId)
+	checkPrivacyBudgetTemplateArn(v, wire.Join(p, "privacyBudgetTemplateArn"), s.PrivacyBudgetTemplateArn)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
 	if s.Type == "" {
 		v.Missing(wire.Join(p, "type"))
 	} else {
@@ -5520,36 +4284,12 @@ func (s *PrivacyBudgetSummary) validate(v *wire.Validator, p string) {
 }
 
 func (s *PrivacyBudgetTemplate) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkPrivacyBudgetTemplateArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
+	checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkPrivacyBudgetTemplateArn(v, wire.Join(p, "arn"), s.Arn)
+	checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -5600,36 +4340,12 @@ func (s *PrivacyBudgetTemplateParametersOutput) validate(v *wire.Validator, p st
 }
 
 func (s *PrivacyBudgetTemplateSummary) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.Arn == "" {
-		v.Missing(wire.Join(p, "arn"))
-	} else {
-		checkPrivacyBudgetTemplateArn(v, wire.Join(p, "arn"), s.Arn)
-	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
+	checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkPrivacyBudgetTemplateArn(v, wire.Join(p, "arn"), s.Arn)
+	checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
 	if s.PrivacyBudgetType == "" {
 		v.Missing(wire.Join(p, "privacyBudgetType"))
 	} else {
@@ -5666,21 +4382,9 @@ func (s *PrivacyImpact) validate(v *wire.Validator, p string) {
 }
 
 func (s *ProtectedJob) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkProtectedJobIdentifier(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
+	checkProtectedJobIdentifier(v, wire.Join(p, "id"), s.Id)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -5736,28 +4440,14 @@ func (s *ProtectedJobDirectAnalysisConfigurationDetails) validate(v *wire.Valida
 }
 
 func (s *ProtectedJobError) validate(v *wire.Validator, p string) {
-	if s.Message == "" {
-		v.Missing(wire.Join(p, "message"))
-	}
-	if s.Code == "" {
-		v.Missing(wire.Join(p, "code"))
-	}
 }
 
 func (s *ProtectedJobMemberOutputConfigurationInput) validate(v *wire.Validator, p string) {
-	if s.AccountId == "" {
-		v.Missing(wire.Join(p, "accountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
-	}
+	checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
 }
 
 func (s *ProtectedJobMemberOutputConfigurationOutput) validate(v *wire.Validator, p string) {
-	if s.AccountId == "" {
-		v.Missing(wire.Join(p, "accountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
-	}
+	checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
 }
 
 func (s *ProtectedJobOutput) validate(v *wire.Validator, p string) {
@@ -5798,11 +4488,7 @@ func (s *ProtectedJobOutputConfigurationOutput) validate(v *wire.Validator, p st
 }
 
 func (s *ProtectedJobParameters) validate(v *wire.Validator, p string) {
-	if s.AnalysisTemplateArn == "" {
-		v.Missing(wire.Join(p, "analysisTemplateArn"))
-	} else {
-		checkAnalysisTemplateArn(v, wire.Join(p, "analysisTemplateArn"), s.AnalysisTemplateArn)
-	}
+	checkAnalysisTemplateArn(v, wire.Join(p, "analysisTemplateArn"), s.AnalysisTemplateArn)
 	if !(s.Parameters == nil) {
 		for mk, mv := range s.Parameters {
 			_ = mv
@@ -5848,39 +4534,24 @@ func (s *ProtectedJobResultConfigurationOutput) validate(v *wire.Validator, p st
 }
 
 func (s *ProtectedJobS3Output) validate(v *wire.Validator, p string) {
-	if s.Location == "" {
-		v.Missing(wire.Join(p, "location"))
-	}
 }
 
 func (s *ProtectedJobS3OutputConfigurationInput) validate(v *wire.Validator, p string) {
-	if s.Bucket == "" {
-		v.Missing(wire.Join(p, "bucket"))
-	} else {
-		checkProtectedJobS3OutputConfigurationInputBucketString(v, wire.Join(p, "bucket"), s.Bucket)
-	}
+	checkProtectedJobS3OutputConfigurationInputBucketString(v, wire.Join(p, "bucket"), s.Bucket)
 	if !(s.KeyPrefix == nil) {
 		checkKeyPrefix(v, wire.Join(p, "keyPrefix"), *s.KeyPrefix)
 	}
 }
 
 func (s *ProtectedJobS3OutputConfigurationOutput) validate(v *wire.Validator, p string) {
-	if s.Bucket == "" {
-		v.Missing(wire.Join(p, "bucket"))
-	} else {
-		checkProtectedJobS3OutputConfigurationOutputBucketString(v, wire.Join(p, "bucket"), s.Bucket)
-	}
+	checkProtectedJobS3OutputConfigurationOutputBucketString(v, wire.Join(p, "bucket"), s.Bucket)
 	if !(s.KeyPrefix == nil) {
 		checkKeyPrefix(v, wire.Join(p, "keyPrefix"), *s.KeyPrefix)
 	}
 }
 
 func (s *ProtectedJobSingleMemberOutput) validate(v *wire.Validator, p string) {
-	if s.AccountId == "" {
-		v.Missing(wire.Join(p, "accountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
-	}
+	checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
 }
 
 func (s *ProtectedJobStatistics) validate(v *wire.Validator, p string) {
@@ -5890,21 +4561,9 @@ func (s *ProtectedJobStatistics) validate(v *wire.Validator, p string) {
 }
 
 func (s *ProtectedJobSummary) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -5939,21 +4598,9 @@ func (s *ProtectedJobWorkerComputeConfiguration) validate(v *wire.Validator, p s
 }
 
 func (s *ProtectedQuery) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -6021,20 +4668,10 @@ func (s *ProtectedQueryDistributeOutputConfigurationLocation) validate(v *wire.V
 }
 
 func (s *ProtectedQueryError) validate(v *wire.Validator, p string) {
-	if s.Message == "" {
-		v.Missing(wire.Join(p, "message"))
-	}
-	if s.Code == "" {
-		v.Missing(wire.Join(p, "code"))
-	}
 }
 
 func (s *ProtectedQueryMemberOutputConfiguration) validate(v *wire.Validator, p string) {
-	if s.AccountId == "" {
-		v.Missing(wire.Join(p, "accountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
-	}
+	checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
 }
 
 func (s *ProtectedQueryOutput) validate(v *wire.Validator, p string) {
@@ -6090,9 +4727,6 @@ func (s *ProtectedQueryResultConfiguration) validate(v *wire.Validator, p string
 }
 
 func (s *ProtectedQueryS3Output) validate(v *wire.Validator, p string) {
-	if s.Location == "" {
-		v.Missing(wire.Join(p, "location"))
-	}
 }
 
 func (s *ProtectedQueryS3OutputConfiguration) validate(v *wire.Validator, p string) {
@@ -6101,11 +4735,7 @@ func (s *ProtectedQueryS3OutputConfiguration) validate(v *wire.Validator, p stri
 	} else {
 		checkResultFormat(v, wire.Join(p, "resultFormat"), s.ResultFormat)
 	}
-	if s.Bucket == "" {
-		v.Missing(wire.Join(p, "bucket"))
-	} else {
-		checkProtectedQueryS3OutputConfigurationBucketString(v, wire.Join(p, "bucket"), s.Bucket)
-	}
+	checkProtectedQueryS3OutputConfigurationBucketString(v, wire.Join(p, "bucket"), s.Bucket)
 	if !(s.KeyPrefix == nil) {
 		checkKeyPrefix(v, wire.Join(p, "keyPrefix"), *s.KeyPrefix)
 	}
@@ -6128,11 +4758,7 @@ func (s *ProtectedQuerySQLParameters) validate(v *wire.Validator, p string) {
 }
 
 func (s *ProtectedQuerySingleMemberOutput) validate(v *wire.Validator, p string) {
-	if s.AccountId == "" {
-		v.Missing(wire.Join(p, "accountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
-	}
+	checkAccountId(v, wire.Join(p, "accountId"), s.AccountId)
 }
 
 func (s *ProtectedQueryStatistics) validate(v *wire.Validator, p string) {
@@ -6142,21 +4768,9 @@ func (s *ProtectedQueryStatistics) validate(v *wire.Validator, p string) {
 }
 
 func (s *ProtectedQuerySummary) validate(v *wire.Validator, p string) {
-	if s.Id == "" {
-		v.Missing(wire.Join(p, "id"))
-	} else {
-		checkUUID(v, wire.Join(p, "id"), s.Id)
-	}
-	if s.MembershipId == "" {
-		v.Missing(wire.Join(p, "membershipId"))
-	} else {
-		checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
-	}
-	if s.MembershipArn == "" {
-		v.Missing(wire.Join(p, "membershipArn"))
-	} else {
-		checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
-	}
+	checkUUID(v, wire.Join(p, "id"), s.Id)
+	checkUUID(v, wire.Join(p, "membershipId"), s.MembershipId)
+	checkMembershipArn(v, wire.Join(p, "membershipArn"), s.MembershipArn)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -6209,12 +4823,6 @@ func (s *ReceiverConfiguration) validate(v *wire.Validator, p string) {
 }
 
 func (s *ResourceNotFoundException) validate(v *wire.Validator, p string) {
-	if s.Message == "" {
-		v.Missing(wire.Join(p, "message"))
-	}
-	if s.ResourceId == "" {
-		v.Missing(wire.Join(p, "resourceId"))
-	}
 	if s.ResourceType == "" {
 		v.Missing(wire.Join(p, "resourceType"))
 	} else {
@@ -6223,16 +4831,8 @@ func (s *ResourceNotFoundException) validate(v *wire.Validator, p string) {
 }
 
 func (s *S3Location) validate(v *wire.Validator, p string) {
-	if s.Bucket == "" {
-		v.Missing(wire.Join(p, "bucket"))
-	} else {
-		checkS3LocationBucketString(v, wire.Join(p, "bucket"), s.Bucket)
-	}
-	if s.Key == "" {
-		v.Missing(wire.Join(p, "key"))
-	} else {
-		checkS3LocationKeyString(v, wire.Join(p, "key"), s.Key)
-	}
+	checkS3LocationBucketString(v, wire.Join(p, "bucket"), s.Bucket)
+	checkS3LocationKeyString(v, wire.Join(p, "key"), s.Key)
 }
 
 func (s *Schema) validate(v *wire.Validator, p string) {
@@ -6265,31 +4865,11 @@ func (s *Schema) validate(v *wire.Validator, p string) {
 			checkSelectedAnalysisMethod(v, wire.Index(wire.Join(p, "selectedAnalysisMethods"), i), s.SelectedAnalysisMethods[i])
 		}
 	}
-	if s.CreatorAccountId == "" {
-		v.Missing(wire.Join(p, "creatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkTableAlias(v, wire.Join(p, "name"), s.Name)
-	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
-	if s.Description == "" {
-		v.Missing(wire.Join(p, "description"))
-	} else {
-		checkTableDescription(v, wire.Join(p, "description"), s.Description)
-	}
+	checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
+	checkTableAlias(v, wire.Join(p, "name"), s.Name)
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
+	checkTableDescription(v, wire.Join(p, "description"), s.Description)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
@@ -6317,11 +4897,7 @@ func (s *Schema) validate(v *wire.Validator, p string) {
 }
 
 func (s *SchemaAnalysisRuleRequest) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkTableAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkTableAlias(v, wire.Join(p, "name"), s.Name)
 	if s.Type == "" {
 		v.Missing(wire.Join(p, "type"))
 	} else {
@@ -6361,43 +4937,24 @@ func (s *SchemaStatusReason) validate(v *wire.Validator, p string) {
 	} else {
 		checkSchemaStatusReasonCode(v, wire.Join(p, "code"), s.Code)
 	}
-	if s.Message == "" {
-		v.Missing(wire.Join(p, "message"))
-	}
 }
 
 func (s *SchemaSummary) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	} else {
-		checkTableAlias(v, wire.Join(p, "name"), s.Name)
-	}
+	checkTableAlias(v, wire.Join(p, "name"), s.Name)
 	if s.Type == "" {
 		v.Missing(wire.Join(p, "type"))
 	} else {
 		checkSchemaType(v, wire.Join(p, "type"), s.Type)
 	}
-	if s.CreatorAccountId == "" {
-		v.Missing(wire.Join(p, "creatorAccountId"))
-	} else {
-		checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
-	}
+	checkAccountId(v, wire.Join(p, "creatorAccountId"), s.CreatorAccountId)
 	if s.CreateTime.IsZero() {
 		v.Missing(wire.Join(p, "createTime"))
 	}
 	if s.UpdateTime.IsZero() {
 		v.Missing(wire.Join(p, "updateTime"))
 	}
-	if s.CollaborationId == "" {
-		v.Missing(wire.Join(p, "collaborationId"))
-	} else {
-		checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
-	}
-	if s.CollaborationArn == "" {
-		v.Missing(wire.Join(p, "collaborationArn"))
-	} else {
-		checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
-	}
+	checkUUID(v, wire.Join(p, "collaborationId"), s.CollaborationId)
+	checkCollaborationArn(v, wire.Join(p, "collaborationArn"), s.CollaborationArn)
 	if s.AnalysisRuleTypes == nil {
 		v.Missing(wire.Join(p, "analysisRuleTypes"))
 	} else {
@@ -6428,43 +4985,17 @@ func (s *SchemaTypeProperties) validate(v *wire.Validator, p string) {
 }
 
 func (s *ServiceQuotaExceededException) validate(v *wire.Validator, p string) {
-	if s.Message == "" {
-		v.Missing(wire.Join(p, "message"))
-	}
-	if s.QuotaName == "" {
-		v.Missing(wire.Join(p, "quotaName"))
-	}
 	if s.QuotaValue == nil {
 		v.Missing(wire.Join(p, "quotaValue"))
 	}
 }
 
 func (s *SnowflakeTableReference) validate(v *wire.Validator, p string) {
-	if s.SecretArn == "" {
-		v.Missing(wire.Join(p, "secretArn"))
-	} else {
-		checkSecretsManagerArn(v, wire.Join(p, "secretArn"), s.SecretArn)
-	}
-	if s.AccountIdentifier == "" {
-		v.Missing(wire.Join(p, "accountIdentifier"))
-	} else {
-		checkSnowflakeAccountIdentifier(v, wire.Join(p, "accountIdentifier"), s.AccountIdentifier)
-	}
-	if s.DatabaseName == "" {
-		v.Missing(wire.Join(p, "databaseName"))
-	} else {
-		checkSnowflakeDatabaseName(v, wire.Join(p, "databaseName"), s.DatabaseName)
-	}
-	if s.TableName == "" {
-		v.Missing(wire.Join(p, "tableName"))
-	} else {
-		checkSnowflakeTableName(v, wire.Join(p, "tableName"), s.TableName)
-	}
-	if s.SchemaName == "" {
-		v.Missing(wire.Join(p, "schemaName"))
-	} else {
-		checkSnowflakeSchemaName(v, wire.Join(p, "schemaName"), s.SchemaName)
-	}
+	checkSecretsManagerArn(v, wire.Join(p, "secretArn"), s.SecretArn)
+	checkSnowflakeAccountIdentifier(v, wire.Join(p, "accountIdentifier"), s.AccountIdentifier)
+	checkSnowflakeDatabaseName(v, wire.Join(p, "databaseName"), s.DatabaseName)
+	checkSnowflakeTableName(v, wire.Join(p, "tableName"), s.TableName)
+	checkSnowflakeSchemaName(v, wire.Join(p, "schemaName"), s.SchemaName)
 	if s.TableSchema == nil {
 		v.Missing(wire.Join(p, "tableSchema"))
 	} else {
@@ -6485,16 +5016,8 @@ func (s *SnowflakeTableSchema) validate(v *wire.Validator, p string) {
 }
 
 func (s *SnowflakeTableSchemaV1) validate(v *wire.Validator, p string) {
-	if s.ColumnName == "" {
-		v.Missing(wire.Join(p, "columnName"))
-	} else {
-		checkColumnName(v, wire.Join(p, "columnName"), s.ColumnName)
-	}
-	if s.ColumnType == "" {
-		v.Missing(wire.Join(p, "columnType"))
-	} else {
-		checkColumnTypeString(v, wire.Join(p, "columnType"), s.ColumnType)
-	}
+	checkColumnName(v, wire.Join(p, "columnName"), s.ColumnName)
+	checkColumnTypeString(v, wire.Join(p, "columnType"), s.ColumnType)
 }
 
 func (s *StartProtectedJobInput) validate(v *wire.Validator, p string) {
@@ -6503,11 +5026,7 @@ func (s *StartProtectedJobInput) validate(v *wire.Validator, p string) {
 	} else {
 		checkProtectedJobType(v, wire.Join(p, "type"), s.Type)
 	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if s.JobParameters == nil {
 		v.Missing(wire.Join(p, "jobParameters"))
 	} else {
@@ -6535,11 +5054,7 @@ func (s *StartProtectedQueryInput) validate(v *wire.Validator, p string) {
 	} else {
 		checkProtectedQueryType(v, wire.Join(p, "type"), s.Type)
 	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if s.SqlParameters == nil {
 		v.Missing(wire.Join(p, "sqlParameters"))
 	} else {
@@ -6562,11 +5077,7 @@ func (s *StartProtectedQueryOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *SyntheticDataColumnProperties) validate(v *wire.Validator, p string) {
-	if s.ColumnName == "" {
-		v.Missing(wire.Join(p, "columnName"))
-	} else {
-		checkSyntheticDataColumnName(v, wire.Join(p, "columnName"), s.ColumnName)
-	}
+	checkSyntheticDataColumnName(v, wire.Join(p, "columnName"), s.ColumnName)
 	if s.ColumnType == "" {
 		v.Missing(wire.Join(p, "columnType"))
 	} else {
@@ -6610,11 +5121,7 @@ func (s *TableReference) validate(v *wire.Validator, p string) {
 }
 
 func (s *TagResourceInput) validate(v *wire.Validator, p string) {
-	if s.ResourceArn == "" {
-		v.Missing(wire.Join(p, "resourceArn"))
-	} else {
-		checkCleanroomsArn(v, wire.Join(p, "resourceArn"), s.ResourceArn)
-	}
+	checkCleanroomsArn(v, wire.Join(p, "resourceArn"), s.ResourceArn)
 	if s.Tags == nil {
 		v.Missing(wire.Join(p, "tags"))
 	} else {
@@ -6634,11 +5141,7 @@ func (s *ThrottlingException) validate(v *wire.Validator, p string) {
 }
 
 func (s *UntagResourceInput) validate(v *wire.Validator, p string) {
-	if s.ResourceArn == "" {
-		v.Missing(wire.Join(p, "resourceArn"))
-	} else {
-		checkCleanroomsArn(v, wire.Join(p, "resourceArn"), s.ResourceArn)
-	}
+	checkCleanroomsArn(v, wire.Join(p, "resourceArn"), s.ResourceArn)
 	if s.TagKeys == nil {
 		v.Missing(wire.Join(p, "tagKeys"))
 	} else {
@@ -6652,16 +5155,8 @@ func (s *UntagResourceOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *UpdateAnalysisTemplateInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.AnalysisTemplateIdentifier == "" {
-		v.Missing(wire.Join(p, "analysisTemplateIdentifier"))
-	} else {
-		checkAnalysisTemplateIdentifier(v, wire.Join(p, "analysisTemplateIdentifier"), s.AnalysisTemplateIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkAnalysisTemplateIdentifier(v, wire.Join(p, "analysisTemplateIdentifier"), s.AnalysisTemplateIdentifier)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
@@ -6676,16 +5171,8 @@ func (s *UpdateAnalysisTemplateOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *UpdateCollaborationChangeRequestInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
-	if s.ChangeRequestIdentifier == "" {
-		v.Missing(wire.Join(p, "changeRequestIdentifier"))
-	} else {
-		checkCollaborationChangeRequestIdentifier(v, wire.Join(p, "changeRequestIdentifier"), s.ChangeRequestIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
+	checkCollaborationChangeRequestIdentifier(v, wire.Join(p, "changeRequestIdentifier"), s.ChangeRequestIdentifier)
 	if s.Action == "" {
 		v.Missing(wire.Join(p, "action"))
 	} else {
@@ -6702,11 +5189,7 @@ func (s *UpdateCollaborationChangeRequestOutput) validate(v *wire.Validator, p s
 }
 
 func (s *UpdateCollaborationInput) validate(v *wire.Validator, p string) {
-	if s.CollaborationIdentifier == "" {
-		v.Missing(wire.Join(p, "collaborationIdentifier"))
-	} else {
-		checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
-	}
+	checkCollaborationIdentifier(v, wire.Join(p, "collaborationIdentifier"), s.CollaborationIdentifier)
 	if !(s.Name == nil) {
 		checkCollaborationName(v, wire.Join(p, "name"), *s.Name)
 	}
@@ -6727,16 +5210,8 @@ func (s *UpdateCollaborationOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *UpdateConfiguredAudienceModelAssociationInput) validate(v *wire.Validator, p string) {
-	if s.ConfiguredAudienceModelAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredAudienceModelAssociationIdentifier"))
-	} else {
-		checkConfiguredAudienceModelAssociationIdentifier(v, wire.Join(p, "configuredAudienceModelAssociationIdentifier"), s.ConfiguredAudienceModelAssociationIdentifier)
-	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkConfiguredAudienceModelAssociationIdentifier(v, wire.Join(p, "configuredAudienceModelAssociationIdentifier"), s.ConfiguredAudienceModelAssociationIdentifier)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
@@ -6754,11 +5229,7 @@ func (s *UpdateConfiguredAudienceModelAssociationOutput) validate(v *wire.Valida
 }
 
 func (s *UpdateConfiguredTableAnalysisRuleInput) validate(v *wire.Validator, p string) {
-	if s.ConfiguredTableIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableIdentifier"))
-	} else {
-		checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
-	}
+	checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
 	if s.AnalysisRuleType == "" {
 		v.Missing(wire.Join(p, "analysisRuleType"))
 	} else {
@@ -6780,16 +5251,8 @@ func (s *UpdateConfiguredTableAnalysisRuleOutput) validate(v *wire.Validator, p 
 }
 
 func (s *UpdateConfiguredTableAssociationAnalysisRuleInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.ConfiguredTableAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableAssociationIdentifier"))
-	} else {
-		checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationIdentifier"), s.ConfiguredTableAssociationIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationIdentifier"), s.ConfiguredTableAssociationIdentifier)
 	if s.AnalysisRuleType == "" {
 		v.Missing(wire.Join(p, "analysisRuleType"))
 	} else {
@@ -6811,16 +5274,8 @@ func (s *UpdateConfiguredTableAssociationAnalysisRuleOutput) validate(v *wire.Va
 }
 
 func (s *UpdateConfiguredTableAssociationInput) validate(v *wire.Validator, p string) {
-	if s.ConfiguredTableAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableAssociationIdentifier"))
-	} else {
-		checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationIdentifier"), s.ConfiguredTableAssociationIdentifier)
-	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkConfiguredTableAssociationIdentifier(v, wire.Join(p, "configuredTableAssociationIdentifier"), s.ConfiguredTableAssociationIdentifier)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.Description == nil) {
 		checkTableDescription(v, wire.Join(p, "description"), *s.Description)
 	}
@@ -6838,11 +5293,7 @@ func (s *UpdateConfiguredTableAssociationOutput) validate(v *wire.Validator, p s
 }
 
 func (s *UpdateConfiguredTableInput) validate(v *wire.Validator, p string) {
-	if s.ConfiguredTableIdentifier == "" {
-		v.Missing(wire.Join(p, "configuredTableIdentifier"))
-	} else {
-		checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
-	}
+	checkConfiguredTableIdentifier(v, wire.Join(p, "configuredTableIdentifier"), s.ConfiguredTableIdentifier)
 	if !(s.Name == nil) {
 		checkDisplayName(v, wire.Join(p, "name"), *s.Name)
 	}
@@ -6877,16 +5328,8 @@ func (s *UpdateConfiguredTableOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *UpdateIdMappingTableInput) validate(v *wire.Validator, p string) {
-	if s.IdMappingTableIdentifier == "" {
-		v.Missing(wire.Join(p, "idMappingTableIdentifier"))
-	} else {
-		checkUUID(v, wire.Join(p, "idMappingTableIdentifier"), s.IdMappingTableIdentifier)
-	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkUUID(v, wire.Join(p, "idMappingTableIdentifier"), s.IdMappingTableIdentifier)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.Description == nil) {
 		checkResourceDescription(v, wire.Join(p, "description"), *s.Description)
 	}
@@ -6904,16 +5347,8 @@ func (s *UpdateIdMappingTableOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *UpdateIdNamespaceAssociationInput) validate(v *wire.Validator, p string) {
-	if s.IdNamespaceAssociationIdentifier == "" {
-		v.Missing(wire.Join(p, "idNamespaceAssociationIdentifier"))
-	} else {
-		checkIdNamespaceAssociationIdentifier(v, wire.Join(p, "idNamespaceAssociationIdentifier"), s.IdNamespaceAssociationIdentifier)
-	}
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkIdNamespaceAssociationIdentifier(v, wire.Join(p, "idNamespaceAssociationIdentifier"), s.IdNamespaceAssociationIdentifier)
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.Name == nil) {
 		checkGenericResourceName(v, wire.Join(p, "name"), *s.Name)
 	}
@@ -6934,11 +5369,7 @@ func (s *UpdateIdNamespaceAssociationOutput) validate(v *wire.Validator, p strin
 }
 
 func (s *UpdateMembershipInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
 	if !(s.QueryLogStatus == nil) {
 		checkMembershipQueryLogStatus(v, wire.Join(p, "queryLogStatus"), *s.QueryLogStatus)
 	}
@@ -6962,16 +5393,8 @@ func (s *UpdateMembershipOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *UpdatePrivacyBudgetTemplateInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.PrivacyBudgetTemplateIdentifier == "" {
-		v.Missing(wire.Join(p, "privacyBudgetTemplateIdentifier"))
-	} else {
-		checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "privacyBudgetTemplateIdentifier"), s.PrivacyBudgetTemplateIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkPrivacyBudgetTemplateIdentifier(v, wire.Join(p, "privacyBudgetTemplateIdentifier"), s.PrivacyBudgetTemplateIdentifier)
 	if s.PrivacyBudgetType == "" {
 		v.Missing(wire.Join(p, "privacyBudgetType"))
 	} else {
@@ -6991,16 +5414,8 @@ func (s *UpdatePrivacyBudgetTemplateOutput) validate(v *wire.Validator, p string
 }
 
 func (s *UpdateProtectedJobInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.ProtectedJobIdentifier == "" {
-		v.Missing(wire.Join(p, "protectedJobIdentifier"))
-	} else {
-		checkProtectedJobIdentifier(v, wire.Join(p, "protectedJobIdentifier"), s.ProtectedJobIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkProtectedJobIdentifier(v, wire.Join(p, "protectedJobIdentifier"), s.ProtectedJobIdentifier)
 	if s.TargetStatus == "" {
 		v.Missing(wire.Join(p, "targetStatus"))
 	} else {
@@ -7017,16 +5432,8 @@ func (s *UpdateProtectedJobOutput) validate(v *wire.Validator, p string) {
 }
 
 func (s *UpdateProtectedQueryInput) validate(v *wire.Validator, p string) {
-	if s.MembershipIdentifier == "" {
-		v.Missing(wire.Join(p, "membershipIdentifier"))
-	} else {
-		checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
-	}
-	if s.ProtectedQueryIdentifier == "" {
-		v.Missing(wire.Join(p, "protectedQueryIdentifier"))
-	} else {
-		checkProtectedQueryIdentifier(v, wire.Join(p, "protectedQueryIdentifier"), s.ProtectedQueryIdentifier)
-	}
+	checkMembershipIdentifier(v, wire.Join(p, "membershipIdentifier"), s.MembershipIdentifier)
+	checkProtectedQueryIdentifier(v, wire.Join(p, "protectedQueryIdentifier"), s.ProtectedQueryIdentifier)
 	if s.TargetStatus == "" {
 		v.Missing(wire.Join(p, "targetStatus"))
 	} else {
@@ -7054,12 +5461,6 @@ func (s *ValidationException) validate(v *wire.Validator, p string) {
 }
 
 func (s *ValidationExceptionField) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "name"))
-	}
-	if s.Message == "" {
-		v.Missing(wire.Join(p, "message"))
-	}
 }
 
 func (s *WorkerComputeConfiguration) validate(v *wire.Validator, p string) {
@@ -7333,8 +5734,8 @@ func checkChangeType(v *wire.Validator, path string, x ChangeType) {
 }
 
 func checkCleanroomsArn(v *wire.Validator, path string, x string) {
-	if n := utf8.RuneCountInString(x); n < 0 || n > 100 {
-		v.Length(path, n, 0, 100)
+	if n := utf8.RuneCountInString(x); n < 0 || n > 200 {
+		v.Length(path, n, 0, 200)
 		return
 	}
 	v.Pattern(path, pattern12, x)
@@ -7472,8 +5873,8 @@ func checkConfiguredTableAssociationAnalysisRuleType(v *wire.Validator, path str
 }
 
 func checkConfiguredTableAssociationArn(v *wire.Validator, path string, x string) {
-	if n := utf8.RuneCountInString(x); n < 0 || n > 100 {
-		v.Length(path, n, 0, 100)
+	if n := utf8.RuneCountInString(x); n < 0 || n > 200 {
+		v.Length(path, n, 0, 200)
 		return
 	}
 	v.Pattern(path, pattern20, x)

@@ -93,11 +93,7 @@ func (s *AuditContext) validate(v *wire.Validator, p string) {
 }
 
 func (s *Column) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "Name"))
-	} else {
-		checkNameString(v, wire.Join(p, "Name"), s.Name)
-	}
+	checkNameString(v, wire.Join(p, "Name"), s.Name)
 	if !(s.Type == nil) {
 		checkColumnTypeString(v, wire.Join(p, "Type"), *s.Type)
 	}
@@ -139,11 +135,7 @@ func (s *CreateDatabaseResponse) validate(v *wire.Validator, p string) {
 }
 
 func (s *CreateIcebergTableInput) validate(v *wire.Validator, p string) {
-	if s.Location == "" {
-		v.Missing(wire.Join(p, "Location"))
-	} else {
-		checkLocationString(v, wire.Join(p, "Location"), s.Location)
-	}
+	checkLocationString(v, wire.Join(p, "Location"), s.Location)
 	if s.Schema == nil {
 		v.Missing(wire.Join(p, "Schema"))
 	} else {
@@ -161,11 +153,7 @@ func (s *CreateTableRequest) validate(v *wire.Validator, p string) {
 	if !(s.CatalogId == nil) {
 		checkCatalogIdString(v, wire.Join(p, "CatalogId"), *s.CatalogId)
 	}
-	if s.DatabaseName == "" {
-		v.Missing(wire.Join(p, "DatabaseName"))
-	} else {
-		checkNameString(v, wire.Join(p, "DatabaseName"), s.DatabaseName)
-	}
+	checkNameString(v, wire.Join(p, "DatabaseName"), s.DatabaseName)
 	if !(s.Name == nil) {
 		checkNameString(v, wire.Join(p, "Name"), *s.Name)
 	}
@@ -195,11 +183,7 @@ func (s *DataLakePrincipal) validate(v *wire.Validator, p string) {
 }
 
 func (s *Database) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "Name"))
-	} else {
-		checkNameString(v, wire.Join(p, "Name"), s.Name)
-	}
+	checkNameString(v, wire.Join(p, "Name"), s.Name)
 	if !(s.Description == nil) {
 		checkDescriptionString(v, wire.Join(p, "Description"), *s.Description)
 	}
@@ -242,11 +226,7 @@ func (s *DatabaseIdentifier) validate(v *wire.Validator, p string) {
 }
 
 func (s *DatabaseInput) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "Name"))
-	} else {
-		checkNameString(v, wire.Join(p, "Name"), s.Name)
-	}
+	checkNameString(v, wire.Join(p, "Name"), s.Name)
 	if !(s.Description == nil) {
 		checkDescriptionString(v, wire.Join(p, "Description"), *s.Description)
 	}
@@ -277,11 +257,7 @@ func (s *DeleteDatabaseRequest) validate(v *wire.Validator, p string) {
 	if !(s.CatalogId == nil) {
 		checkCatalogIdString(v, wire.Join(p, "CatalogId"), *s.CatalogId)
 	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "Name"))
-	} else {
-		checkNameString(v, wire.Join(p, "Name"), s.Name)
-	}
+	checkNameString(v, wire.Join(p, "Name"), s.Name)
 }
 
 func (s *DeleteDatabaseResponse) validate(v *wire.Validator, p string) {
@@ -291,16 +267,8 @@ func (s *DeleteTableRequest) validate(v *wire.Validator, p string) {
 	if !(s.CatalogId == nil) {
 		checkCatalogIdString(v, wire.Join(p, "CatalogId"), *s.CatalogId)
 	}
-	if s.DatabaseName == "" {
-		v.Missing(wire.Join(p, "DatabaseName"))
-	} else {
-		checkNameString(v, wire.Join(p, "DatabaseName"), s.DatabaseName)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "Name"))
-	} else {
-		checkNameString(v, wire.Join(p, "Name"), s.Name)
-	}
+	checkNameString(v, wire.Join(p, "DatabaseName"), s.DatabaseName)
+	checkNameString(v, wire.Join(p, "Name"), s.Name)
 	if !(s.TransactionId == nil) {
 		checkTransactionIdString(v, wire.Join(p, "TransactionId"), *s.TransactionId)
 	}
@@ -367,11 +335,7 @@ func (s *GetDatabaseRequest) validate(v *wire.Validator, p string) {
 	if !(s.CatalogId == nil) {
 		checkCatalogIdString(v, wire.Join(p, "CatalogId"), *s.CatalogId)
 	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "Name"))
-	} else {
-		checkNameString(v, wire.Join(p, "Name"), s.Name)
-	}
+	checkNameString(v, wire.Join(p, "Name"), s.Name)
 }
 
 func (s *GetDatabaseResponse) validate(v *wire.Validator, p string) {
@@ -411,16 +375,8 @@ func (s *GetTableRequest) validate(v *wire.Validator, p string) {
 	if !(s.CatalogId == nil) {
 		checkCatalogIdString(v, wire.Join(p, "CatalogId"), *s.CatalogId)
 	}
-	if s.DatabaseName == "" {
-		v.Missing(wire.Join(p, "DatabaseName"))
-	} else {
-		checkNameString(v, wire.Join(p, "DatabaseName"), s.DatabaseName)
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "Name"))
-	} else {
-		checkNameString(v, wire.Join(p, "Name"), s.Name)
-	}
+	checkNameString(v, wire.Join(p, "DatabaseName"), s.DatabaseName)
+	checkNameString(v, wire.Join(p, "Name"), s.Name)
 	if !(s.TransactionId == nil) {
 		checkTransactionIdString(v, wire.Join(p, "TransactionId"), *s.TransactionId)
 	}
@@ -439,11 +395,7 @@ func (s *GetTablesRequest) validate(v *wire.Validator, p string) {
 	if !(s.CatalogId == nil) {
 		checkCatalogIdString(v, wire.Join(p, "CatalogId"), *s.CatalogId)
 	}
-	if s.DatabaseName == "" {
-		v.Missing(wire.Join(p, "DatabaseName"))
-	} else {
-		checkNameString(v, wire.Join(p, "DatabaseName"), s.DatabaseName)
-	}
+	checkNameString(v, wire.Join(p, "DatabaseName"), s.DatabaseName)
 	if !(s.Expression == nil) {
 		checkFilterString(v, wire.Join(p, "Expression"), *s.Expression)
 	}
@@ -475,16 +427,8 @@ func (s *GlueEncryptionException) validate(v *wire.Validator, p string) {
 }
 
 func (s *IcebergEncryptedKey) validate(v *wire.Validator, p string) {
-	if s.KeyId == "" {
-		v.Missing(wire.Join(p, "KeyId"))
-	} else {
-		checkEncryptionKeyIdString(v, wire.Join(p, "KeyId"), s.KeyId)
-	}
-	if s.EncryptedKeyMetadata == "" {
-		v.Missing(wire.Join(p, "EncryptedKeyMetadata"))
-	} else {
-		checkEncryptedKeyMetadataString(v, wire.Join(p, "EncryptedKeyMetadata"), s.EncryptedKeyMetadata)
-	}
+	checkEncryptionKeyIdString(v, wire.Join(p, "KeyId"), s.KeyId)
+	checkEncryptedKeyMetadataString(v, wire.Join(p, "EncryptedKeyMetadata"), s.EncryptedKeyMetadata)
 	if !(s.EncryptedById == nil) {
 		checkEncryptionKeyIdString(v, wire.Join(p, "EncryptedById"), *s.EncryptedById)
 	}
@@ -508,14 +452,7 @@ func (s *IcebergPartitionField) validate(v *wire.Validator, p string) {
 	if s.SourceId == nil {
 		v.Missing(wire.Join(p, "SourceId"))
 	}
-	if s.Transform == "" {
-		v.Missing(wire.Join(p, "Transform"))
-	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "Name"))
-	} else {
-		checkColumnNameString(v, wire.Join(p, "Name"), s.Name)
-	}
+	checkColumnNameString(v, wire.Join(p, "Name"), s.Name)
 }
 
 func (s *IcebergPartitionSpec) validate(v *wire.Validator, p string) {
@@ -544,9 +481,6 @@ func (s *IcebergSchema) validate(v *wire.Validator, p string) {
 func (s *IcebergSortField) validate(v *wire.Validator, p string) {
 	if s.SourceId == nil {
 		v.Missing(wire.Join(p, "SourceId"))
-	}
-	if s.Transform == "" {
-		v.Missing(wire.Join(p, "Transform"))
 	}
 	if s.Direction == "" {
 		v.Missing(wire.Join(p, "Direction"))
@@ -577,11 +511,7 @@ func (s *IcebergStructField) validate(v *wire.Validator, p string) {
 	if s.Id == nil {
 		v.Missing(wire.Join(p, "Id"))
 	}
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "Name"))
-	} else {
-		checkColumnNameString(v, wire.Join(p, "Name"), s.Name)
-	}
+	checkColumnNameString(v, wire.Join(p, "Name"), s.Name)
 	if s.Type == nil {
 		v.Missing(wire.Join(p, "Type"))
 	}
@@ -605,11 +535,7 @@ func (s *IcebergTableUpdate) validate(v *wire.Validator, p string) {
 	if !(s.SortOrder == nil) {
 		s.SortOrder.validate(v, wire.Join(p, "SortOrder"))
 	}
-	if s.Location == "" {
-		v.Missing(wire.Join(p, "Location"))
-	} else {
-		checkLocationString(v, wire.Join(p, "Location"), s.Location)
-	}
+	checkLocationString(v, wire.Join(p, "Location"), s.Location)
 	if !(s.Action == nil) {
 		checkIcebergUpdateAction(v, wire.Join(p, "Action"), *s.Action)
 	}
@@ -637,11 +563,7 @@ func (s *OperationTimeoutException) validate(v *wire.Validator, p string) {
 }
 
 func (s *Order) validate(v *wire.Validator, p string) {
-	if s.Column == "" {
-		v.Missing(wire.Join(p, "Column"))
-	} else {
-		checkNameString(v, wire.Join(p, "Column"), s.Column)
-	}
+	checkNameString(v, wire.Join(p, "Column"), s.Column)
 	if s.SortOrder == nil {
 		v.Missing(wire.Join(p, "SortOrder"))
 	} else {
@@ -658,11 +580,7 @@ func (s *PartitionIndex) validate(v *wire.Validator, p string) {
 			checkNameString(v, wire.Index(wire.Join(p, "Keys"), i), s.Keys[i])
 		}
 	}
-	if s.IndexName == "" {
-		v.Missing(wire.Join(p, "IndexName"))
-	} else {
-		checkNameString(v, wire.Join(p, "IndexName"), s.IndexName)
-	}
+	checkNameString(v, wire.Join(p, "IndexName"), s.IndexName)
 }
 
 func (s *PrincipalPermissions) validate(v *wire.Validator, p string) {
@@ -790,11 +708,7 @@ func (s *StorageDescriptor) validate(v *wire.Validator, p string) {
 }
 
 func (s *Table) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "Name"))
-	} else {
-		checkNameString(v, wire.Join(p, "Name"), s.Name)
-	}
+	checkNameString(v, wire.Join(p, "Name"), s.Name)
 	if !(s.DatabaseName == nil) {
 		checkNameString(v, wire.Join(p, "DatabaseName"), *s.DatabaseName)
 	}
@@ -870,11 +784,7 @@ func (s *TableIdentifier) validate(v *wire.Validator, p string) {
 }
 
 func (s *TableInput) validate(v *wire.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(wire.Join(p, "Name"))
-	} else {
-		checkNameString(v, wire.Join(p, "Name"), s.Name)
-	}
+	checkNameString(v, wire.Join(p, "Name"), s.Name)
 	if !(s.Description == nil) {
 		checkDescriptionString(v, wire.Join(p, "Description"), *s.Description)
 	}
@@ -965,11 +875,7 @@ func (s *UpdateTableRequest) validate(v *wire.Validator, p string) {
 	if !(s.CatalogId == nil) {
 		checkCatalogIdString(v, wire.Join(p, "CatalogId"), *s.CatalogId)
 	}
-	if s.DatabaseName == "" {
-		v.Missing(wire.Join(p, "DatabaseName"))
-	} else {
-		checkNameString(v, wire.Join(p, "DatabaseName"), s.DatabaseName)
-	}
+	checkNameString(v, wire.Join(p, "DatabaseName"), s.DatabaseName)
 	if !(s.Name == nil) {
 		checkNameString(v, wire.Join(p, "Name"), *s.Name)
 	}

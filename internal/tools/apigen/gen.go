@@ -616,6 +616,14 @@ func (g *generator) genStructValidate(b *bytes.Buffer, name string, s *Shape) er
 			fmt.Fprintf(b, "if !(%s) {\nn++\n%s}\n", absent, check)
 			continue
 		}
+		// A required string held by value can't tell absent from "", so ""
+		// gets the shape's own checks: accepted where its length and pattern
+		// admit "", reported as a length or pattern violation where they
+		// don't, as AWS reports an explicit "".
+		if req && holding == byValue && ms.Type == "string" && !isEnum(ms) {
+			b.WriteString(check)
+			continue
+		}
 		switch {
 		case req:
 			fmt.Fprintf(b, "if %s {\nv.Missing(%s)\n}", absent, path)

@@ -52,6 +52,9 @@ func run(modelPath, service, version, pkg, out, opsFlag string) error {
 	if err != nil {
 		return err
 	}
+	if err := applyPatches(m, service); err != nil {
+		return err
+	}
 	var names []string
 	if opsFlag != "" {
 		names = strings.Split(opsFlag, ",")
