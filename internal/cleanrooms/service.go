@@ -18,6 +18,7 @@ import (
 	api "github.com/cleanroomsd/cleanroomsd/internal/api/cleanroomsapi"
 	"github.com/cleanroomsd/cleanroomsd/internal/fault"
 	"github.com/cleanroomsd/cleanroomsd/internal/identity"
+	"github.com/cleanroomsd/cleanroomsd/internal/objectstore"
 	"github.com/cleanroomsd/cleanroomsd/internal/store"
 )
 
@@ -116,6 +117,34 @@ type Config struct {
 	// replace them.
 	Now   func() time.Time
 	NewID func() string
+
+	// Protected queries. Without an Engine, StartProtectedQuery answers
+	// NotImplemented.
+	Queries QueryConfig
+}
+
+// QueryConfig configures how protected queries run.
+type QueryConfig struct {
+	Engine QueryEngine
+	// Objects holds the tables' data and receives the results; Buckets says
+	// who owns a bucket.
+	Objects objectstore.Store
+	Buckets BucketOwners
+	// ScratchDir holds each running query's inputs and outputs; on the same
+	// filesystem as Objects' files, inputs are hard links, not copies.
+	ScratchDir string
+	// Timeout ends a query as TIMED_OUT (default 30 minutes).
+	Timeout time.Duration
+	// Workers is how many queries this process runs at once (default 2).
+	Workers int
+	// Instance names this process in query leases (default random).
+	Instance string
+}
+
+// BucketOwners tells which account owns an S3 bucket (fault.NotFound when
+// there is no such bucket).
+type BucketOwners interface {
+	Owner(ctx context.Context, bucket string) (string, error)
 }
 
 // Service serves the Clean Rooms API.
@@ -128,13 +157,31 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	newID  func() string
+
+	engine  QueryEngine
+	objects objectstore.Store
+	buckets BucketOwners
+	queries QueryConfig
+	// kick wakes a query worker when a query is submitted here.
+	kick chan struct{}
 }
 
 var _ api.Service = (*Service)(nil)
 
 // New returns a Service.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, region: cfg.Region, quotas: cfg.Quotas, sql: cfg.SQL, log: cfg.Logger, now: cfg.Now, newID: cfg.NewID}
+	s := &Service{store: cfg.Store, region: cfg.Region, quotas: cfg.Quotas, sql: cfg.SQL, log: cfg.Logger, now: cfg.Now, newID: cfg.NewID,
+		engine: cfg.Queries.Engine, objects: cfg.Queries.Objects, buckets: cfg.Queries.Buckets, queries: cfg.Queries}
+	if s.queries.Timeout <= 0 {
+		s.queries.Timeout = 30 * time.Minute
+	}
+	if s.queries.Workers <= 0 {
+		s.queries.Workers = 2
+	}
+	if s.queries.Instance == "" {
+		s.queries.Instance = uuid.NewString()
+	}
+	s.kick = make(chan struct{}, s.queries.Workers)
 	if s.sql == nil {
 		s.sql = fallbackAnalyzer{}
 	}

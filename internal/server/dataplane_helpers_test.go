@@ -3,7 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
-	"net/http"
+	"github.com/cleanroomsd/cleanroomsd/internal/sdkhttp"
 	"slices"
 	"strings"
 	"testing"
@@ -26,7 +26,7 @@ func (ts *testServer) glue(account string) *glue.Client {
 		BaseEndpoint:     aws.String(ts.url),
 		Credentials:      credentials.NewStaticCredentialsProvider(account, "secret-"+account, ""),
 		RetryMaxAttempts: 1,
-		HTTPClient:       http.DefaultClient,
+		HTTPClient:       sdkhttp.Client(nil),
 	})
 }
 

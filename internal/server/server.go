@@ -52,6 +52,10 @@ type Config struct {
 	Logger          *slog.Logger
 	// CheckResponses validates every response against the model (tests).
 	CheckResponses bool
+	// QueryTimeout ends a protected query as TIMED_OUT (default 30 minutes);
+	// QueryWorkers is how many run at once in this process (default 2).
+	QueryTimeout time.Duration
+	QueryWorkers int
 }
 
 // Server is a running cleanroomsd.
@@ -65,8 +69,12 @@ type Server struct {
 	s3      *s3api.Handler
 	objects objectstore.Store
 	engine  *engine.Engine
-	handler http.Handler
-	http    *http.Server
+	// stopQueries ends the protected query runner; queriesDone closes when
+	// it has stopped.
+	stopQueries context.CancelFunc
+	queriesDone chan struct{}
+	handler     http.Handler
+	http        *http.Server
 }
 
 // cleanroomsErrors maps fault kinds to Clean Rooms' modeled errors. It is the
@@ -148,13 +156,23 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.objects = objs
 	s.s3 = s3api.New(s3api.Config{Meta: st, Objects: objs, Auth: s.authn, Region: cfg.Region, Logger: cfg.Logger})
 
-	s.engine, err = engine.New(engine.Config{TempDir: filepath.Join(cfg.DataDir, "tmp")})
+	s.engine, err = engine.New(engine.Config{TempDir: objs.ScratchDir()})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 
-	svc := cleanrooms.New(cleanrooms.Config{Store: st, Region: cfg.Region, Quotas: cfg.Quotas, Logger: cfg.Logger, SQL: s.engine})
+	svc := cleanrooms.New(cleanrooms.Config{Store: st, Region: cfg.Region, Quotas: cfg.Quotas, Logger: cfg.Logger, SQL: s.engine,
+		Queries: cleanrooms.QueryConfig{Engine: s.engine, Objects: objs, Buckets: bucketOwners{st}, ScratchDir: objs.ScratchDir(),
+			Timeout: cfg.QueryTimeout, Workers: cfg.QueryWorkers}})
+	// Protected queries run in the background for as long as the server
+	// lives; with several replicas each query runs on exactly one of them.
+	qctx, stop := context.WithCancel(context.Background())
+	s.stopQueries, s.queriesDone = stop, make(chan struct{})
+	go func() {
+		defer close(s.queriesDone)
+		svc.RunQueries(qctx)
+	}()
 	codec, err := protocol.NewErrorCodec(cleanroomsErrors(), cleanroomsapi.ErrorShapes())
 	if err != nil {
 		st.Close()
@@ -238,9 +256,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	return nil
 }
 
-// Close releases the engine and closes the store.
+// Close stops the query runner (a query it was running is resumed by the
+// next server), releases the engine and closes the store.
 func (s *Server) Close() error {
+	s.stopQueries()
+	<-s.queriesDone
 	return errors.Join(s.engine.Close(), s.store.Close())
+}
+
+// bucketOwners tells the query runner who owns a bucket.
+type bucketOwners struct{ meta store.Store }
+
+func (b bucketOwners) Owner(ctx context.Context, bucket string) (string, error) {
+	return s3api.BucketOwner(ctx, b.meta, bucket)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
