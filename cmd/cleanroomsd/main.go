@@ -60,8 +60,10 @@ func serve(args []string, stderr io.Writer) error {
 		dbURL    = fs.String("database-url", "", "PostgreSQL URL for metadata (default: the embedded store in --data-dir)")
 		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
 		grace    = fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on shutdown")
+		qTimeout = fs.Duration("query-timeout", 30*time.Minute, "how long a protected query may run before it ends TIMED_OUT")
+		qWorkers = fs.Int("query-workers", 2, "how many protected queries this process runs at once")
 	)
-	fs.Var(quotaFlags{&quotas}, "quota", "override a quota, NAME=VALUE (collaborations-per-account, members-per-collaboration, memberships-per-account); repeatable")
+	fs.Var(quotaFlags{&quotas}, "quota", "override a quota, NAME=VALUE (see the README for the names); repeatable")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -76,7 +78,7 @@ func serve(args []string, stderr io.Writer) error {
 
 	srv, err := server.New(ctx, server.Config{
 		DataDir: *dataDir, DatabaseURL: *dbURL, Region: *region, CredentialsFile: *creds,
-		Quotas: quotas, Logger: log,
+		Quotas: quotas, Logger: log, QueryTimeout: *qTimeout, QueryWorkers: *qWorkers,
 	})
 	if err != nil {
 		return err
