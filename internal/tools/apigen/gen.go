@@ -226,7 +226,13 @@ func (g *generator) omitEmpty(shapeName string, required bool) bool {
 func (g *generator) genTypes() ([]byte, error) {
 	var b bytes.Buffer
 	g.header(&b)
-	b.WriteString("import (\n\"strconv\"\n\n\"github.com/cleanroomsd/cleanroomsd/internal/wire\"\n)\n\n")
+	// wire holds the timestamp and document types; a model without either
+	// (CloudWatch Logs carries times as epoch milliseconds) does not use it.
+	if g.usesWireTypes() {
+		b.WriteString("import (\n\"strconv\"\n\n\"github.com/cleanroomsd/cleanroomsd/internal/wire\"\n)\n\n")
+	} else {
+		b.WriteString("import \"strconv\"\n\n")
+	}
 	b.WriteString("var _ = strconv.Quote\n\n")
 
 	// Operation inputs and outputs get the SDK's names.
@@ -281,6 +287,17 @@ func (g *generator) genTypes() ([]byte, error) {
 		}
 	}
 	return b.Bytes(), nil
+}
+
+// usesWireTypes reports whether a reachable shape is a timestamp or a
+// document, the only types of package wire that types.go can mention.
+func (g *generator) usesWireTypes() bool {
+	for _, n := range g.shapes {
+		if s := g.shape(n); s.Type == "timestamp" || (s.Type == "structure" && s.Document) {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *generator) members(s *Shape) []string {
@@ -347,6 +364,12 @@ func (g *generator) genStruct(b *bytes.Buffer, name string, s *Shape) {
 			} else {
 				msg = "&e.Message"
 			}
+		}
+		if msg == "nil" {
+			// Some models (CloudWatch Logs) give their errors no message
+			// member: the error is its code.
+			fmt.Fprintf(b, "func (e *%s) Error() string { return %q }\n\n", gn, code)
+			return
 		}
 		fmt.Fprintf(b, "func (e *%s) Error() string {\nif m := %s; m != nil {\nreturn %q + \": \" + *m\n}\nreturn %q\n}\n\n", gn, msg, code, code)
 	}
