@@ -11,7 +11,13 @@
 //
 // Implementations:
 //
-//   - fsobjects: files under <dataDir>/objects, the embedded default.
+//   - fsobjects: files under <dataDir>/objects, the embedded default. Each
+//     object's bytes are one plain file, which it can hard-link for readers
+//     that need a local path (Linker).
+//
+// Readers that need an object as a local file (the query engine's
+// read_csv/read_parquet) call Materialize: a hard link when the store keeps
+// objects as local files (Linker), a streamed copy otherwise.
 //
 // objectstoretest holds the contract suite every implementation must pass.
 package objectstore

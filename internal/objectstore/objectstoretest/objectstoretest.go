@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -48,6 +50,7 @@ func Run(t *testing.T, cfg Config) {
 		{"MultipartChecksums", testMultipartChecksums},
 		{"MultipartErrors", testMultipartErrors},
 		{"Concurrency", testConcurrency},
+		{"Materialize", testMaterialize},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -224,6 +227,7 @@ func TrickyKeys() []string {
 		"..", ".", "../escape", "../../../../etc/passwd", "a/../b", "a/./b", "./leading", "//double//slash",
 		"trailing/", "/leading-slash", "UPPER", "upper", "Upper", "a:b;c=d&e?f#g", "tab\there", "emoji 😀",
 		"back\\slash", "quote\"s'", "<xml>&amp;", ".hidden", "dots...", "-dash", "_under",
+		strings.Repeat("x", 75), strings.Repeat("x", 76), strings.Repeat("x", 77), strings.Repeat("x", 152),
 		strings.Repeat("x", 79), strings.Repeat("x", 80), strings.Repeat("x", 81), strings.Repeat("x", 160),
 		strings.Repeat("x", 80) + "/", strings.Repeat("é", 200), strings.Repeat("y", objectstore.MaxKeyLength),
 		strings.Repeat("ab/", 100) + "end",
@@ -888,5 +892,131 @@ func testConcurrency(t *testing.T, s objectstore.Store, _ Config) {
 	}
 	if len(r.Objects) != 1+4*5 {
 		t.Fatalf("%d objects after the concurrent writers", len(r.Objects))
+	}
+}
+
+// copyOnly hides the store's optional interfaces (objectstore.Linker), so
+// Materialize has to copy.
+type copyOnly struct{ objectstore.Store }
+
+// linkDir returns an empty directory for Link and Materialize targets: one
+// under the store's ScratchDir when it has one (so that hard links work),
+// else a test temporary directory.
+func linkDir(t *testing.T, s objectstore.Store) string {
+	t.Helper()
+	sd, ok := s.(interface{ ScratchDir() string })
+	if !ok {
+		return t.TempDir()
+	}
+	dir, err := os.MkdirTemp(sd.ScratchDir(), "contract-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func testMaterialize(t *testing.T, s objectstore.Store, cfg Config) {
+	mustCreate(t, s, "bkt")
+	min := int(cfg.MinPartSize)
+	parts := [][]byte{randBytes(50, min), randBytes(51, 1234)}
+	id, err := s.CreateMultipartUpload(ctx, "bkt", "multi", objectstore.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CompleteMultipartUpload(ctx, "bkt", "multi", id, uploadParts(t, s, "bkt", "multi", id, parts, "")); err != nil {
+		t.Fatal(err)
+	}
+	multi := bytes.Join(parts, nil)
+
+	type method struct {
+		name string
+		fn   func(bucket, key, dst string) (*objectstore.ObjectInfo, error)
+	}
+	methods := []method{
+		{"Materialize", func(b, k, dst string) (*objectstore.ObjectInfo, error) {
+			return objectstore.Materialize(ctx, s, b, k, dst)
+		}},
+		{"MaterializeCopy", func(b, k, dst string) (*objectstore.ObjectInfo, error) {
+			return objectstore.Materialize(ctx, copyOnly{s}, b, k, dst)
+		}},
+	}
+	if l, ok := s.(objectstore.Linker); ok {
+		methods = append(methods, method{"Link", func(b, k, dst string) (*objectstore.ObjectInfo, error) {
+			return l.Link(ctx, b, k, dst)
+		}})
+	}
+	dir := linkDir(t, s)
+	for _, m := range methods {
+		t.Run(m.name, func(t *testing.T) {
+			at := func(name string) string { return filepath.Join(dir, m.name+"-"+name) }
+			check := func(what, path string, want []byte) {
+				t.Helper()
+				got, err := os.ReadFile(path)
+				if err != nil || !bytes.Equal(got, want) {
+					t.Fatalf("%s: %s holds %d bytes (%v), want %d", what, path, len(got), err, len(want))
+				}
+			}
+			key := "data/" + m.name + ".csv"
+			v1, v2 := randBytes(52, 300_000), []byte("second,version\n")
+			put := mustPut(t, s, "bkt", key, v1, objectstore.PutOptions{ContentType: "text/csv"})
+			info, err := m.fn("bkt", key, at("v1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.ETag != put.ETag || info.Size != int64(len(v1)) || info.Key != key || info.ContentType != "text/csv" {
+				t.Fatalf("info = %+v, want %+v", info, put)
+			}
+			check("v1", at("v1"), v1)
+			// Later writes leave dst as it was.
+			mustPut(t, s, "bkt", key, v2, objectstore.PutOptions{})
+			check("after overwrite", at("v1"), v1)
+			if _, err := m.fn("bkt", key, at("v2")); err != nil {
+				t.Fatal(err)
+			}
+			check("v2", at("v2"), v2)
+			if err := s.Delete(ctx, "bkt", key); err != nil {
+				t.Fatal(err)
+			}
+			check("after delete", at("v1"), v1)
+			check("after delete", at("v2"), v2)
+			_, got := mustRead(t, s, "bkt", "multi", objectstore.GetOptions{})
+			if !bytes.Equal(got, multi) {
+				t.Fatal("multipart object changed")
+			}
+			// A multipart object.
+			info, err = m.fn("bkt", "multi", at("multi"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.ETag != multipartETag(parts) || !slices.Equal(info.PartSizes, []int64{int64(len(parts[0])), int64(len(parts[1]))}) {
+				t.Fatalf("multipart info = %+v", info)
+			}
+			check("multipart", at("multi"), multi)
+			// An empty object.
+			mustPut(t, s, "bkt", "empty", nil, objectstore.PutOptions{})
+			if _, err := m.fn("bkt", "empty", at("empty")); err != nil {
+				t.Fatal(err)
+			}
+			check("empty", at("empty"), nil)
+			// Missing objects and buckets create nothing.
+			_, err = m.fn("bkt", key, at("missing"))
+			wantErr(t, "missing key", err, objectstore.ErrNoSuchKey)
+			_, err = m.fn("nope", key, at("missing"))
+			wantErr(t, "missing bucket", err, objectstore.ErrNoSuchBucket)
+			if _, err := os.Lstat(at("missing")); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("dst of a missing object: %v", err)
+			}
+			// dst is never replaced.
+			if _, err := m.fn("bkt", "multi", at("v1")); err == nil {
+				t.Fatal("existing dst replaced")
+			}
+			check("existing dst", at("v1"), v1)
+			// A missing directory is an error, not a missing object.
+			_, err = m.fn("bkt", "multi", filepath.Join(dir, "no-such-dir", "x"))
+			if err == nil || errors.Is(err, objectstore.ErrNoSuchKey) {
+				t.Fatalf("dst in a missing directory: %v", err)
+			}
+		})
 	}
 }
