@@ -1,13 +1,22 @@
 // Package fsobjects is an objectstore.Store that keeps objects as files
-// under <dataDir>/objects (see layout.go for the layout).
+// under <dataDir>/objects (see layout.go for the layout and the commit
+// protocol).
+//
+// Every object's bytes are one plain, immutable file, so the query engine
+// can read them in place: Link (objectstore.Linker) hard-links the current
+// data file of an object to a path of the caller's, typically in a
+// directory made under ScratchDir, with no copy, and the link keeps those
+// bytes even after the object is overwritten or deleted.
 //
 // Writes stream: a body is copied to a temporary file through a fixed-size
 // buffer while its size, MD5 and checksum are computed, then fsynced and
-// renamed into place, so neither a large object nor a multipart part is ever
-// held in memory, and a crash never leaves a partial object visible.
+// committed (data file, then metadata file, each by rename and directory
+// fsync), so neither a large object nor a multipart part is ever held in
+// memory, and a crash never leaves a partial object visible.
 //
 // The store is safe for concurrent use within one process. Several
-// processes must not share one data directory.
+// processes, or several Stores in one process, must not share one data
+// directory.
 package fsobjects
 
 import (
@@ -15,6 +24,7 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -35,11 +45,15 @@ import (
 const (
 	uploadsDir = ".uploads"
 	tmpDir     = ".tmp"
-	// staleTemp is how old a file in .tmp must be for Open to remove it.
+	scratchDir = ".scratch"
+	// staleTemp is how old a file in .tmp or .scratch, or a data file no
+	// metadata names, must be for Open to remove it.
 	staleTemp = time.Hour
 	// copyBuffer is the size of the buffer bodies stream through.
 	copyBuffer  = 256 << 10
-	lockStripes = 256
+	lockStripes = 1024
+	// dataMode is the permission of data files: they never change.
+	dataMode = 0o400
 )
 
 // Store is the file-backed object store.
@@ -54,9 +68,15 @@ type Store struct {
 	// uploadLocks serialize the commits of an upload's parts against its
 	// completion and abortion.
 	uploadLocks [lockStripes]sync.Mutex
+	// keyLocks serialize the commits and deletes of a key, so that each
+	// writer knows which data version it replaces.
+	keyLocks [lockStripes]sync.Mutex
 }
 
-var _ objectstore.Store = (*Store)(nil)
+var (
+	_ objectstore.Store  = (*Store)(nil)
+	_ objectstore.Linker = (*Store)(nil)
+)
 
 // Option configures a Store.
 type Option func(*Store)
@@ -81,7 +101,9 @@ func WithClock(now func() time.Time) Option {
 }
 
 // Open opens (creating it if needed) the object store under
-// <dataDir>/objects and removes stale temporary files.
+// <dataDir>/objects, removes stale temporary files and scratch entries, and
+// cleans up after writes a crash interrupted (see layout.go). It fails on a
+// directory of another layout version.
 func Open(dataDir string, opts ...Option) (*Store, error) {
 	if dataDir == "" {
 		return nil, errors.New("fsobjects: no data directory")
@@ -94,20 +116,99 @@ func Open(dataDir string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	for _, d := range []string{s.root, filepath.Join(s.root, uploadsDir), filepath.Join(s.root, tmpDir)} {
+	for _, d := range []string{s.root, filepath.Join(s.root, uploadsDir), filepath.Join(s.root, tmpDir), s.ScratchDir()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("fsobjects: %w", err)
 		}
 	}
-	s.removeStaleTemps()
+	if err := s.checkFormat(); err != nil {
+		return nil, err
+	}
+	s.removeStale(filepath.Join(s.root, tmpDir))
+	s.removeStale(s.ScratchDir())
+	s.sweep()
 	return s, nil
 }
 
 // Root returns the directory that holds the buckets.
 func (s *Store) Root() string { return s.root }
 
-func (s *Store) removeStaleTemps() {
-	dir := filepath.Join(s.root, tmpDir)
+// ScratchDir returns <dataDir>/objects/.scratch, a directory on the same
+// filesystem as the objects, where callers may create (and must remove)
+// temporary directories to Link objects into. Open creates it and removes
+// entries more than an hour old.
+func (s *Store) ScratchDir() string { return filepath.Join(s.root, scratchDir) }
+
+// checkFormat checks the layout version in .format, writing it in a new
+// directory.
+func (s *Store) checkFormat() error {
+	path := filepath.Join(s.root, formatFile)
+	js, err := os.ReadFile(path)
+	if err == nil {
+		var fm formatMarker
+		if err := json.Unmarshal(js, &fm); err != nil || fm.Layout != formatLayout {
+			return fmt.Errorf("fsobjects: %s is not an fsobjects format file", path)
+		}
+		if fm.Version != formatVersion {
+			return fmt.Errorf("fsobjects: %s holds layout version %d; this build reads version %d only", s.root, fm.Version, formatVersion)
+		}
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("fsobjects: %w", err)
+	}
+	des, err := os.ReadDir(s.root)
+	if err != nil {
+		return fmt.Errorf("fsobjects: %w", err)
+	}
+	for _, de := range des {
+		if !strings.HasPrefix(de.Name(), ".") {
+			return fmt.Errorf("fsobjects: %s holds buckets but no %s: it was written in the unversioned pre-release layout, which this build cannot read", s.root, formatFile)
+		}
+	}
+	js, _ = json.Marshal(formatMarker{Layout: formatLayout, Version: formatVersion})
+	if err := s.writeFile(path, append(js, '\n'), 0o644); err != nil {
+		return fmt.Errorf("fsobjects: writing %s: %w", formatFile, err)
+	}
+	return nil
+}
+
+// writeFile durably replaces path with a file holding b: written in .tmp,
+// fsynced, renamed into place, its directory fsynced.
+func (s *Store) writeFile(path string, b []byte, perm os.FileMode) error {
+	_, err := s.replaceFile(path, b, perm)
+	return err
+}
+
+// replaceFile is writeFile; renamed reports whether path was replaced
+// (even if the directory fsync then failed).
+func (s *Store) replaceFile(path string, b []byte, perm os.FileMode) (renamed bool, err error) {
+	f, err := os.CreateTemp(filepath.Join(s.root, tmpDir), "m-*")
+	if err != nil {
+		return false, err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return false, err
+	}
+	return true, syncDir(filepath.Dir(path))
+}
+
+// removeStale removes the entries of dir more than staleTemp old.
+func (s *Store) removeStale(dir string) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return
@@ -128,6 +229,9 @@ func stripe(s string) int {
 
 func (s *Store) bucketLock(bucket string) *sync.RWMutex { return &s.bucketLocks[stripe(bucket)] }
 func (s *Store) uploadLock(id string) *sync.Mutex       { return &s.uploadLocks[stripe(id)] }
+func (s *Store) keyLock(bucket, key string) *sync.Mutex {
+	return &s.keyLocks[stripe(bucket+"/"+key)]
+}
 
 // validBucket reports whether bucket is safe as a directory name: 1 to 255
 // bytes of [a-z0-9._-] starting with a letter or digit. S3's stricter rules
@@ -152,6 +256,7 @@ func validKey(key string) bool {
 
 func (s *Store) bucketDir(bucket string) string { return filepath.Join(s.root, bucket) }
 
+// objectPath returns the path of the key's metadata file.
 func (s *Store) objectPath(bucket, key string) string {
 	return filepath.Join(append([]string{s.bucketDir(bucket)}, keyNames(key)...)...)
 }
@@ -289,7 +394,7 @@ func (sp *spooled) discard() {
 	}
 }
 
-// finish appends m and the footer, fsyncs and closes the file.
+// finish appends m and the footer, fsyncs and closes the file (a part).
 func (sp *spooled) finish(m *fileMeta) error {
 	if err := writeFooter(sp.f, m); err != nil {
 		return err
@@ -298,6 +403,19 @@ func (sp *spooled) finish(m *fileMeta) error {
 		return err
 	}
 	return sp.f.Close()
+}
+
+// seal makes the file read-only, fsyncs and closes it (an object's data).
+// The caller then owns the file named sp.name.
+func (sp *spooled) seal() error {
+	err := sp.f.Chmod(dataMode)
+	if err == nil {
+		err = sp.f.Sync()
+	}
+	if cerr := sp.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func errReadingBody(err error) error {
@@ -365,39 +483,26 @@ func verify(sp *spooled, alg objectstore.ChecksumAlgorithm, expected func() stri
 	return nil
 }
 
-// commit moves the finished temporary file tmp to dst inside bucket, making
-// parent directories. With exclusive, it fails with ErrPreconditionFailed
-// if dst exists. The caller holds the bucket lock shared.
-func (s *Store) commit(tmp, dst string, exclusive bool) error {
+// place renames the finished temporary file tmp to dst inside a bucket,
+// making parent directories, and fsyncs dst's directory. The caller holds
+// the bucket lock shared.
+func place(tmp, dst string) error {
 	parent := filepath.Dir(dst)
 	var err error
-	// A concurrent Delete may remove an empty parent directory between
-	// MkdirAll and the rename; try again then.
+	// A concurrent Delete of another key may remove an empty parent
+	// directory between MkdirAll and the rename; try again then.
 	for range 20 {
 		if err = os.MkdirAll(parent, 0o755); err != nil {
 			continue
 		}
-		if exclusive {
-			err = os.Link(tmp, dst)
-			if err == nil {
-				os.Remove(tmp)
-			} else if errors.Is(err, os.ErrExist) {
-				return objectstore.ErrPreconditionFailed
-			}
-		} else {
-			err = os.Rename(tmp, dst)
-		}
-		if err == nil || !errors.Is(err, os.ErrNotExist) {
+		if err = os.Rename(tmp, dst); err == nil || !errors.Is(err, os.ErrNotExist) {
 			break
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("fsobjects: committing: %w", err)
+		return err
 	}
-	if err := syncDir(parent); err != nil {
-		return fmt.Errorf("fsobjects: %w", err)
-	}
-	return nil
+	return syncDir(parent)
 }
 
 func metaFromOptions(m *fileMeta, o *objectstore.PutOptions) {
@@ -446,23 +551,81 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, opts o
 	return s.commitObject(bucket, key, sp, m, opts.IfNoneMatch)
 }
 
-// commitObject stamps m, finishes sp and commits it as the object.
+// commitObject makes the spooled body the object (bucket, key) described
+// by m, replacing any object of that key unless exclusive (then it fails
+// with ErrPreconditionFailed). See layout.go for the protocol.
 func (s *Store) commitObject(bucket, key string, sp *spooled, m *fileMeta, exclusive bool) (*objectstore.ObjectInfo, error) {
+	// Make the body durable before taking any lock.
+	if err := sp.seal(); err != nil {
+		return nil, fmt.Errorf("fsobjects: writing: %w", err)
+	}
+	tmp := sp.f.Name()
+	sp.f = nil
+	placed := false
+	defer func() {
+		if !placed {
+			os.Remove(tmp)
+		}
+	}()
+
 	l := s.bucketLock(bucket)
 	l.RLock()
 	defer l.RUnlock()
 	if err := s.checkBucket(bucket); err != nil {
 		return nil, err
 	}
-	_, m.LastModified = s.timestamp()
-	if err := sp.finish(m); err != nil {
-		return nil, fmt.Errorf("fsobjects: writing: %w", err)
+	kl := s.keyLock(bucket, key)
+	kl.Lock()
+	defer kl.Unlock()
+
+	metaPath := s.objectPath(bucket, key)
+	old, err := readMeta(metaPath)
+	switch {
+	case err == nil:
+	case errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+		old = nil
+	case exclusive:
+		// Unreadable metadata is still an object.
+		return nil, objectstore.ErrPreconditionFailed
+	default:
+		// Replace damaged metadata; Open removes the data it named.
+		old = nil
 	}
-	tmp := sp.f.Name()
-	sp.f = nil
-	if err := s.commit(tmp, s.objectPath(bucket, key), exclusive); err != nil {
-		os.Remove(tmp)
+	if exclusive && old != nil {
+		return nil, objectstore.ErrPreconditionFailed
+	}
+	for {
+		m.Data = newVersion()
+		if _, err := os.Lstat(dataPath(metaPath, m.Data)); errors.Is(err, os.ErrNotExist) && (old == nil || old.Data != m.Data) {
+			break
+		}
+	}
+	_, m.LastModified = s.timestamp()
+	m.Key = key
+	js, err := encodeMeta(m)
+	if err != nil {
 		return nil, err
+	}
+	data := dataPath(metaPath, m.Data)
+	if err := place(tmp, data); err != nil {
+		if _, serr := os.Lstat(tmp); serr != nil {
+			placed = true // renamed, but the directory fsync failed
+			os.Remove(data)
+		}
+		return nil, fmt.Errorf("fsobjects: committing: %w", err)
+	}
+	placed = true
+	// The commit point: the metadata now names the new data file.
+	if renamed, err := s.replaceFile(metaPath, js, 0o644); err != nil {
+		if !renamed {
+			os.Remove(data)
+		}
+		// Else whether old or new metadata survives a crash is unknown:
+		// keep both data files, for Open to remove the one not named.
+		return nil, fmt.Errorf("fsobjects: committing: %w", err)
+	}
+	if old != nil {
+		os.Remove(dataPath(metaPath, old.Data))
 	}
 	info := infoFromMeta(bucket, m)
 	return &info, nil
@@ -483,45 +646,142 @@ func infoFromMeta(bucket string, m *fileMeta) objectstore.ObjectInfo {
 	return info
 }
 
-// open opens the object's file and reads its description.
-func (s *Store) open(bucket, key string) (*os.File, *fileMeta, error) {
-	if !validKey(key) {
-		return nil, nil, objectstore.ErrNoSuchKey
-	}
+// errDamaged describes an object whose files do not match.
+func errDamaged(bucket, key, format string, args ...any) error {
+	return fmt.Errorf("fsobjects: object %q in %q is damaged: %s", key, bucket, fmt.Sprintf(format, args...))
+}
+
+// current reads the key's metadata; a missing key is ErrNoSuchKey (or
+// ErrNoSuchBucket).
+func (s *Store) current(bucket, key string) (metaPath string, m *fileMeta, err error) {
 	if !validBucket(bucket) {
-		return nil, nil, objectstore.ErrNoSuchBucket
+		return "", nil, objectstore.ErrNoSuchBucket
 	}
-	f, err := os.Open(s.objectPath(bucket, key))
+	if !validKey(key) {
+		if err := s.checkBucket(bucket); err != nil {
+			return "", nil, err
+		}
+		return "", nil, objectstore.ErrNoSuchKey
+	}
+	metaPath = s.objectPath(bucket, key)
+	m, err = readMeta(metaPath)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			if err := s.checkBucket(bucket); err != nil {
-				return nil, nil, err
+				return "", nil, err
 			}
-			return nil, nil, objectstore.ErrNoSuchKey
+			return "", nil, objectstore.ErrNoSuchKey
 		}
-		return nil, nil, fmt.Errorf("fsobjects: %w", err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("fsobjects: %w", err)
-	}
-	m, _, err := readFooter(f, fi.Size())
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("fsobjects: object %q in %q: %w", key, bucket, err)
+		return "", nil, fmt.Errorf("fsobjects: object %q in %q: %w", key, bucket, err)
 	}
 	m.Key = key
+	return metaPath, m, nil
+}
+
+// testHookAfterMeta, when set by a test, runs between a reader's reading
+// of the metadata and its use of the data file.
+var testHookAfterMeta func()
+
+// withData reads the key's metadata and calls use with the path of the
+// data file it names. When use fails with os.ErrNotExist and the metadata
+// has changed since, a writer replaced the object in between: it starts
+// over with the new metadata. If the metadata still names a missing file,
+// the object is damaged.
+func (s *Store) withData(ctx context.Context, bucket, key string, use func(data string, m *fileMeta) error) (*fileMeta, error) {
+	var missing string
+	for {
+		metaPath, m, err := s.current(bucket, key)
+		if err != nil {
+			return nil, err
+		}
+		if m.Data == missing {
+			return nil, errDamaged(bucket, key, "data version %s is missing", m.Data)
+		}
+		data := dataPath(metaPath, m.Data)
+		if testHookAfterMeta != nil {
+			testHookAfterMeta()
+		}
+		err = use(data, m)
+		if err == nil || !errors.Is(err, os.ErrNotExist) {
+			return m, err
+		}
+		if _, serr := os.Lstat(data); serr == nil {
+			return nil, err // not about the data file
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		missing = m.Data
+	}
+}
+
+// open opens the object's current data file.
+func (s *Store) open(ctx context.Context, bucket, key string) (*os.File, *fileMeta, error) {
+	var f *os.File
+	m, err := s.withData(ctx, bucket, key, func(data string, m *fileMeta) error {
+		var err error
+		if f, err = os.Open(data); err != nil {
+			return err
+		}
+		fi, err := f.Stat()
+		if err == nil && fi.Size() != m.Size {
+			err = errDamaged(bucket, key, "its metadata says %d bytes, its data file holds %d", m.Size, fi.Size())
+		}
+		if err != nil {
+			f.Close()
+			f = nil
+		}
+		return err
+	})
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return nil, nil, err
+	}
 	return f, m, nil
 }
 
 // Head implements objectstore.Store.
 func (s *Store) Head(ctx context.Context, bucket, key string) (*objectstore.ObjectInfo, error) {
-	f, m, err := s.open(bucket, key)
+	_, m, err := s.current(bucket, key)
 	if err != nil {
 		return nil, err
 	}
-	f.Close()
+	info := infoFromMeta(bucket, m)
+	return &info, nil
+}
+
+// Link implements objectstore.Linker with a hard link to the object's
+// current data file, which is never modified: dst keeps those bytes after
+// the object is overwritten or deleted. dst must not exist and must be on
+// the store's filesystem (see ScratchDir); otherwise the error wraps
+// syscall.EXDEV. dst is read-only (mode 0400) and shares its inode with
+// the stored object until then: never write to it or change its mode.
+func (s *Store) Link(ctx context.Context, bucket, key, dst string) (*objectstore.ObjectInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m, err := s.withData(ctx, bucket, key, func(data string, m *fileMeta) error {
+		if err := os.Link(data, dst); err != nil {
+			return err
+		}
+		fi, err := os.Stat(dst)
+		if err == nil && fi.Size() != m.Size {
+			err = errDamaged(bucket, key, "its metadata says %d bytes, its data file holds %d", m.Size, fi.Size())
+		}
+		if err != nil {
+			os.Remove(dst)
+		}
+		return err
+	})
+	if err != nil {
+		var le *os.LinkError
+		if errors.As(err, &le) {
+			return nil, fmt.Errorf("fsobjects: linking %q in %q: %w", key, bucket, err)
+		}
+		return nil, err
+	}
 	info := infoFromMeta(bucket, m)
 	return &info, nil
 }
@@ -535,7 +795,7 @@ func (s sectionReadCloser) Close() error { return s.f.Close() }
 
 // Get implements objectstore.Store.
 func (s *Store) Get(ctx context.Context, bucket, key string, opts objectstore.GetOptions) (*objectstore.Object, error) {
-	f, m, err := s.open(bucket, key)
+	f, m, err := s.open(ctx, bucket, key)
 	if err != nil {
 		return nil, err
 	}
@@ -581,15 +841,24 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	if !validKey(key) {
 		return nil
 	}
+	kl := s.keyLock(bucket, key)
+	kl.Lock()
+	defer kl.Unlock()
 	path := s.objectPath(bucket, key)
+	m, merr := readMeta(path) // damaged metadata is deleted all the same
 	if err := os.Remove(path); err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil
 		}
 		return fmt.Errorf("fsobjects: %w", err)
 	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("fsobjects: %w", err)
+	}
+	if merr == nil {
+		os.Remove(dataPath(path, m.Data))
+	}
 	bdir := s.bucketDir(bucket)
-	syncDir(filepath.Dir(path))
 	// Remove the directories the key needed, while they are empty.
 	for dir := filepath.Dir(path); dir != bdir && strings.HasPrefix(dir, bdir); dir = filepath.Dir(dir) {
 		if os.Remove(dir) != nil {
@@ -672,20 +941,11 @@ func (s *Store) List(ctx context.Context, bucket string, opts objectstore.ListOp
 	return res, nil
 }
 
-// readInfo reads the description of the object file at path.
+// readInfo reads the metadata file of key at path.
 func readInfo(bucket, key, path string) (*objectstore.ObjectInfo, error) {
-	f, err := os.Open(path)
+	m, err := readMeta(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	m, _, err := readFooter(f, fi.Size())
-	if err != nil {
-		return nil, fmt.Errorf("object %q: %w", key, err)
 	}
 	m.Key = key
 	info := infoFromMeta(bucket, m)

@@ -2,7 +2,9 @@ package fsobjects
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,41 +15,80 @@ import (
 	"strings"
 )
 
-// On-disk layout
+// On-disk layout (formatVersion 2)
 //
-//	<dataDir>/objects/<bucket>/<name>          objects of <bucket>
+//	<dataDir>/objects/.format                  {"layout":"fsobjects","version":2}
+//	<dataDir>/objects/<bucket>/...             objects of <bucket>, as below
 //	<dataDir>/objects/.uploads/<bucket>/<id>/  one multipart upload:
 //	    upload.json                            what Complete will create
 //	    00001.part ...                         its parts
 //	<dataDir>/objects/.tmp/                    files being written
+//	<dataDir>/objects/.scratch/                callers' links (see ScratchDir)
 //
-// Bucket names never start with '.', so the dot directories cannot clash.
+// Bucket names never start with '.', so the dot entries cannot clash.
 //
 // A key is cut into chunks of chunkBytes bytes. Every chunk but the last
-// names a directory (escaped chunk + ".d"), the last names the object file
-// (escaped chunk + ".o"). Escaping keeps [a-z0-9_-] and non-leading '.' and
-// writes every other byte as %XX (uppercase hex), so a name is at most
-// 3*chunkBytes+2 = 242 bytes, is never "." or "..", contains no separator,
-// and two keys never map to names that differ only in letter case. Keys thus
-// never escape their bucket directory whatever '/', '..', spaces or unicode
-// they contain, and any valid key (up to 1024 bytes) fits in NAME_MAX.
+// names a directory (escaped chunk + ".d"); the last chunk C names the
+// object's two kinds of file, side by side in that directory:
 //
-// Listing walks the tree in key order: within a directory, entries sort by
-// their decoded chunk bytes, and a file sorts before the directory of the
-// same chunk (its key is a prefix of every key below that directory).
+//	C.o          the metadata file: JSON (fileMeta, "v":2) that describes the
+//	             object and names its current data version V
+//	C.V.b        a data file: exactly the object's bytes, nothing else, so
+//	             that it can be read (or hard-linked) as a plain file. V is
+//	             16 random lowercase hex digits. Data files are immutable:
+//	             written once, made read-only, never changed in place.
 //
-// Object and part files hold the bytes, then a JSON description, then a
-// 16-byte footer: the JSON length (uint64, big-endian) and footerMagic. A
-// file is written in .tmp, fsynced and renamed into place, so a reader sees
-// either the old or the new object, never a partial one, and a crash leaves
-// at most a stray file in .tmp (removed at the next Open once it is old).
+// Escaping keeps [a-z0-9_-] and non-leading '.' and writes every other byte
+// as %XX (uppercase hex), so an escaped chunk is at most 3*chunkBytes = 228
+// bytes, a data file name at most 247, is never "." or "..", contains no
+// separator, and two keys never map to names that differ only in letter
+// case. Keys thus never escape their bucket directory whatever '/', '..',
+// spaces or unicode they contain, and any valid key (up to 1024 bytes) fits
+// in NAME_MAX. The suffixes .o, .b and .d keep the three kinds apart.
+//
+// Listing walks the tree in key order: within a directory, metadata files
+// and directories sort by their decoded chunk bytes, a metadata file before
+// the directory of the same chunk (its key is a prefix of every key below
+// that directory); data files are not listed.
+//
+// The committed state of a key is its metadata file. A write (Put or
+// Complete) streams the body to .tmp, fsyncs it, then under the key's lock:
+// renames it to C.V.b (a fresh V) and fsyncs the directory, writes the new
+// metadata to .tmp, fsyncs it, renames it over C.o and fsyncs the directory
+// again (the commit point), and only then removes the data file of the
+// version the old metadata named. A Delete removes C.o, fsyncs the
+// directory, then removes the data file. A reader reads C.o, then opens the
+// data file it names; if that file is gone, a writer replaced or deleted
+// the object in between, and the reader starts over from C.o. Because a
+// data file is never modified and is removed only after no metadata names
+// it, an open data file always holds exactly the bytes its metadata
+// describes, and an open descriptor (or a hard link) keeps them readable
+// after an overwrite or delete.
+//
+// A crash can leave, besides stray files in .tmp (removed at Open once an
+// hour old), data files that no metadata names: a new version whose
+// metadata was never committed, or an old version that was not yet
+// removed. Open removes those too (once an hour old, so that it never races
+// a write in progress), and the key directories left empty.
+//
+// Part files are internal and still hold the bytes, then a JSON
+// description, then a 16-byte footer: the JSON length (uint64, big-endian)
+// and footerMagic, committed by one rename.
 const (
-	chunkBytes  = 80
-	leafSuffix  = ".o"
-	dirSuffix   = ".d"
+	formatFile    = ".format"
+	formatLayout  = "fsobjects"
+	formatVersion = 2
+
+	chunkBytes = 76
+	leafSuffix = ".o"
+	dirSuffix  = ".d"
+	dataSuffix = ".b"
+	// versionLen is the length of V in a data file name.
+	versionLen = 16
+
 	footerMagic = "CRSOBJ01"
 	footerSize  = 16
-	// maxMetaSize bounds the JSON description read from a file.
+	// maxMetaSize bounds a JSON description read from a file.
 	maxMetaSize = 4 << 20
 )
 
@@ -213,9 +254,13 @@ func (w *walker) walk(dir string, prefix []byte) (bool, error) {
 	return true, nil
 }
 
-// fileMeta is the JSON description at the end of an object or part file.
+// fileMeta is an object's metadata file, or the JSON description at the
+// end of a part file.
 type fileMeta struct {
-	Version      int    `json:"v"`
+	Version int `json:"v"`
+	// Data is the object's current data version (V in C.V.b); parts have
+	// none.
+	Data         string `json:"data,omitempty"`
 	Key          string `json:"key,omitempty"`
 	PartNumber   int    `json:"partNumber,omitempty"`
 	Size         int64  `json:"size"`
@@ -236,9 +281,15 @@ type fileMeta struct {
 	PartSizes         []int64 `json:"partSizes,omitempty"`
 }
 
-// writeFooter appends m and the footer to f.
+// Versions of the fileMeta JSON.
+const (
+	partMetaVersion   = 1
+	objectMetaVersion = 2
+)
+
+// writeFooter appends m and the footer to a part file.
 func writeFooter(w io.Writer, m *fileMeta) error {
-	m.Version = 1
+	m.Version = partMetaVersion
 	js, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -283,4 +334,84 @@ func readFooter(f io.ReaderAt, size int64) (*fileMeta, int64, error) {
 		return nil, 0, fmt.Errorf("fsobjects: description says %d bytes, file holds %d", m.Size, dataLen)
 	}
 	return &m, dataLen, nil
+}
+
+// validVersion reports whether v can be the V of a data file.
+func validVersion(v string) bool {
+	if len(v) != versionLen {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func newVersion() string {
+	var b [versionLen / 2]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// dataPath returns the path of version v of the object whose metadata file
+// is metaPath.
+func dataPath(metaPath, v string) string {
+	return strings.TrimSuffix(metaPath, leafSuffix) + "." + v + dataSuffix
+}
+
+// parseDataName splits a data file name into its escaped chunk and
+// version; ok is false for any other name.
+func parseDataName(name string) (chunk, v string, ok bool) {
+	rest, ok := strings.CutSuffix(name, dataSuffix)
+	if !ok || len(rest) < versionLen+2 || rest[len(rest)-versionLen-1] != '.' {
+		return "", "", false
+	}
+	chunk, v = rest[:len(rest)-versionLen-1], rest[len(rest)-versionLen:]
+	if !validVersion(v) {
+		return "", "", false
+	}
+	if b, ok := unescapeChunk(chunk); !ok || len(b) > chunkBytes {
+		return "", "", false
+	}
+	return chunk, v, true
+}
+
+// encodeMeta returns the metadata file of an object.
+func encodeMeta(m *fileMeta) ([]byte, error) {
+	m.Version = objectMetaVersion
+	return json.Marshal(m)
+}
+
+// readMeta reads the metadata file at path. Errors opening it are returned
+// as they are (errors.Is(err, fs.ErrNotExist) for a missing key); a file
+// that is not valid metadata is an error naming path.
+func readMeta(path string) (*fileMeta, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	js, err := io.ReadAll(io.LimitReader(f, maxMetaSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(js) > maxMetaSize {
+		return nil, fmt.Errorf("fsobjects: %s: metadata too large", path)
+	}
+	var m fileMeta
+	if err := json.Unmarshal(js, &m); err != nil {
+		return nil, fmt.Errorf("fsobjects: %s: bad metadata: %w", path, err)
+	}
+	if m.Version != objectMetaVersion || !validVersion(m.Data) || m.Size < 0 {
+		return nil, fmt.Errorf("fsobjects: %s: bad metadata (version %d, data %q, size %d)", path, m.Version, m.Data, m.Size)
+	}
+	return &m, nil
+}
+
+// formatMarker is the .format file.
+type formatMarker struct {
+	Layout  string `json:"layout"`
+	Version int    `json:"version"`
 }
