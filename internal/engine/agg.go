@@ -566,15 +566,47 @@ func operatorName(n node) string {
 }
 
 // addOutputConstraints appends COUNT(DISTINCT alias.col) >= minimum to
-// HAVING for every output constraint of every table instance in the query.
-// The highest minimum per instance and column wins.
+// HAVING for every output constraint of every table instance in the query;
+// the highest minimum per column wins. Columns that an INNER JOIN equates
+// (an equality reached through ANDs only, between columns of the same type)
+// hold the same values on every joined row, so they have the same distinct
+// count: one COUNT(DISTINCT) with the highest of their minimums enforces all
+// of their constraints, and it is the one the query already computes when it
+// does.
 func (a *aggChecker) addOutputConstraints(q node) error {
-	type key struct {
-		inst *instance
-		col  string
+	parent := map[instCol]instCol{}
+	var find func(x instCol) instCol
+	find = func(x instCol) instCol {
+		p, ok := parent[x]
+		if !ok || p == x {
+			return x
+		}
+		r := find(p)
+		parent[x] = r
+		return r
 	}
-	mins := map[key]int64{}
-	var order []key
+	for _, e := range a.f.eq {
+		if colType(e[0]) != "" && colType(e[0]) == colType(e[1]) {
+			ra, rb := find(e[0]), find(e[1])
+			if ra != rb {
+				parent[ra] = rb
+			}
+		}
+	}
+	// Columns the SELECT list already counts distinct.
+	counted := map[instCol]bool{}
+	for _, item := range nodes(q, "select_list") {
+		if str(item, "class") == "FUNCTION" && str(item, "function_name") == "count" && boolean(item, "distinct") {
+			if ch := nodes(item, "children"); len(ch) == 1 {
+				if in, col, err := a.f.resolve(ch[0]); err == nil {
+					counted[instCol{in, col}] = true
+				}
+			}
+		}
+	}
+	mins := map[instCol]int64{}
+	rep := map[instCol]instCol{}
+	var order []instCol
 	for _, in := range a.f.insts {
 		for _, oc := range in.use.table.Rule.Aggregation.OutputConstraints {
 			if oc.Type != cleanroomsapi.AggregationTypeCountDistinct {
@@ -588,12 +620,17 @@ func (a *aggChecker) addOutputConstraints(q node) error {
 			if oc.Minimum != nil {
 				min = int64(*oc.Minimum)
 			}
-			k := key{in, col}
-			if _, ok := mins[k]; !ok {
-				order = append(order, k)
+			k := instCol{in, col}
+			cls := find(k)
+			if _, ok := mins[cls]; !ok {
+				order = append(order, cls)
+				rep[cls] = k
 			}
-			if min > mins[k] {
-				mins[k] = min
+			if counted[k] && !counted[rep[cls]] {
+				rep[cls] = k
+			}
+			if min > mins[cls] {
+				mins[cls] = min
 			}
 		}
 	}
@@ -608,10 +645,11 @@ func (a *aggChecker) addOutputConstraints(q node) error {
 			conds = append(conds, h)
 		}
 	}
-	for _, k := range order {
+	for _, cls := range order {
+		k := rep[cls]
 		count := functionNode("count", true, columnRefNode(k.inst.alias, k.col))
 		conds = append(conds, comparisonNode("COMPARE_GREATERTHANOREQUALTO", count,
-			constantNode("INTEGER", json.Number(strconv.FormatInt(mins[k], 10)))))
+			constantNode("INTEGER", json.Number(strconv.FormatInt(mins[cls], 10)))))
 	}
 	if len(conds) == 1 {
 		q["having"] = conds[0]
@@ -619,4 +657,18 @@ func (a *aggChecker) addOutputConstraints(q node) error {
 		q["having"] = andNode(conds...)
 	}
 	return nil
+}
+
+// colType returns the DuckDB type of an instance's column, or "".
+func colType(c instCol) string {
+	for _, col := range c.inst.use.table.Columns {
+		if strings.EqualFold(col.Name, c.col) {
+			t, err := duckType(col.Type)
+			if err != nil {
+				return ""
+			}
+			return t
+		}
+	}
+	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // node is one object of DuckDB's JSON syntax tree.
@@ -126,6 +127,9 @@ func (e *Engine) parseSelect(ctx context.Context, text string) (node, error) {
 	}
 	if strings.ContainsRune(text, 0) {
 		return nil, invalid("the query contains a NUL character")
+	}
+	if !utf8.ValidString(text) {
+		return nil, invalid("the query is not valid UTF-8")
 	}
 	doc, err := e.serialize(ctx, text)
 	if err != nil {

@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cleanroomsd/cleanroomsd/internal/api/cleanroomsapi"
@@ -191,6 +192,11 @@ type Config struct {
 type Engine struct {
 	cfg    Config
 	parser *sql.DB
+
+	spare chan *freshDB // a database opened ahead of time
+	done  chan struct{}
+	wg    sync.WaitGroup // keepSpare and background closes
+	once  sync.Once
 }
 
 // New returns an engine. It opens a private, locked-down DuckDB used only to
@@ -233,15 +239,39 @@ func New(cfg Config) (*Engine, error) {
 	}
 	db.SetMaxOpenConns(runtime.GOMAXPROCS(0))
 	db.SetMaxIdleConns(runtime.GOMAXPROCS(0))
-	return &Engine{cfg: cfg, parser: db}, nil
+	e := &Engine{cfg: cfg, parser: db, spare: make(chan *freshDB, 1), done: make(chan struct{})}
+	e.wg.Add(1)
+	go e.keepSpare()
+	return e, nil
 }
 
-// Close releases the engine's parser database.
-func (e *Engine) Close() error { return e.parser.Close() }
+// Close releases the engine's databases. Runs in progress must have
+// returned.
+func (e *Engine) Close() error {
+	e.once.Do(func() { close(e.done) })
+	e.wg.Wait()
+	for {
+		select {
+		case f := <-e.spare:
+			f.close()
+		default:
+			return e.parser.Close()
+		}
+	}
+}
 
 // invalid returns a rule violation.
 func invalid(format string, args ...any) *fault.Error {
 	return fault.Invalid(ReasonInvalidQuery, fmt.Sprintf(format, args...))
+}
+
+// failClosed makes sure a checker failure is a refusal.
+func failClosed(err error) error {
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	return invalid("the query could not be checked against the analysis rules")
 }
 
 // ReferencedTables returns the lower-case names of the tables the SQL reads
@@ -276,12 +306,12 @@ func (e *Engine) Check(ctx context.Context, req *Request) (*Plan, error) {
 	}
 	c := &checker{req: req, tables: map[string]*tableUse{}}
 	if err := c.check(stmt); err != nil {
-		return nil, err
+		return nil, failClosed(err)
 	}
 	// Defence in depth: whatever the rule checker accepted must also pass a
 	// walk of the whole tree for forbidden constructs.
 	if err := c.sweep(stmt); err != nil {
-		return nil, err
+		return nil, failClosed(err)
 	}
 	c.rewriteTables(stmt)
 	sqlOut, err := e.regenerate(ctx, stmt)

@@ -358,3 +358,25 @@ func TestParquetOutput(t *testing.T) {
 		t.Fatalf("not a parquet file: %v", err)
 	}
 }
+
+func TestEquatedConstraintColumnsShareOneCount(t *testing.T) {
+	e := engineForTest(t)
+	f := rejectFixture(t, "agg")
+	p, err := e.Check(context.Background(), f.request(`SELECT i.campaign, COUNT(DISTINCT p.user_id) AS n FROM purchases p
+		JOIN impressions i ON p.user_id = i.user_id GROUP BY i.campaign`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.SQL(), "(count(DISTINCT p.user_id) >= 3)") || strings.Contains(p.SQL(), "i.user_id) >=") {
+		t.Errorf("plan %s", p.SQL())
+	}
+	// Joined on e-mail, the user_id columns are not equated: both counts.
+	p, err = e.Check(context.Background(), f.request(`SELECT i.campaign, COUNT(DISTINCT p.user_id) AS n FROM purchases p
+		JOIN impressions i ON p.email = i.email GROUP BY i.campaign`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.SQL(), "(count(DISTINCT p.user_id) >= 2)") || !strings.Contains(p.SQL(), "(count(DISTINCT i.user_id) >= 3)") {
+		t.Errorf("plan %s", p.SQL())
+	}
+}

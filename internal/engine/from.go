@@ -22,7 +22,14 @@ type fromClause struct {
 	insts   []*instance
 	byAlias map[string]*instance
 	edges   [][2]int
+	eq      [][2]instCol    // equalities that hold on every joined row
 	ops     map[string]bool // join operators every table allows
+}
+
+// instCol is a column of a table instance.
+type instCol struct {
+	inst *instance
+	col  string
 }
 
 var errNoColumn = errors.New("no such column")
@@ -81,7 +88,7 @@ func (c *checker) collectFrom(n node, rule string, joinCols func(*tableUse) map[
 				return nil, err
 			}
 			scope := append(append([]*instance{}, l...), r...)
-			if err := f.checkJoinCondition(obj(n, "condition"), scope, joinCols); err != nil {
+			if err := f.checkJoinCondition(obj(n, "condition"), scope, joinCols, true); err != nil {
 				return nil, err
 			}
 			return scope, nil
@@ -141,7 +148,9 @@ func (f *fromClause) opsList() string {
 
 // checkJoinCondition accepts equality comparisons of join columns of two
 // different tables, combined with the allowed operators.
-func (f *fromClause) checkJoinCondition(cond node, scope []*instance, joinCols func(*tableUse) map[string]bool) error {
+// conj is true while only ANDs lead from the ON root to cond: equalities
+// found there hold for every joined row and are recorded in f.eq.
+func (f *fromClause) checkJoinCondition(cond node, scope []*instance, joinCols func(*tableUse) map[string]bool, conj bool) error {
 	switch str(cond, "class") {
 	case "CONJUNCTION":
 		op := strings.TrimPrefix(str(cond, "type"), "CONJUNCTION_")
@@ -149,7 +158,7 @@ func (f *fromClause) checkJoinCondition(cond node, scope []*instance, joinCols f
 			return invalid("%s rule: join operator %s is not allowed in join conditions (allowedJoinOperators of the tables: %s)", f.rule, op, f.opsList())
 		}
 		for _, ch := range nodes(cond, "children") {
-			if err := f.checkJoinCondition(ch, scope, joinCols); err != nil {
+			if err := f.checkJoinCondition(ch, scope, joinCols, conj && op == "AND"); err != nil {
 				return err
 			}
 		}
@@ -164,11 +173,11 @@ func (f *fromClause) checkJoinCondition(cond node, scope []*instance, joinCols f
 		}
 		li, lc, err := f.resolveIn(l, scope)
 		if err != nil {
-			return err
+			return f.noColumn(err, lc)
 		}
 		ri, rc, err := f.resolveIn(r, scope)
 		if err != nil {
-			return err
+			return f.noColumn(err, rc)
 		}
 		for _, x := range []struct {
 			in  *instance
@@ -182,9 +191,20 @@ func (f *fromClause) checkJoinCondition(cond node, scope []*instance, joinCols f
 			return invalid("%s rule: a join condition must compare join columns of two different tables", f.rule)
 		}
 		f.edges = append(f.edges, [2]int{li.idx, ri.idx})
+		if conj {
+			f.eq = append(f.eq, [2]instCol{{li, lc}, {ri, rc}})
+		}
 		return nil
 	}
 	return invalid("%s rule: join conditions may only compare join columns for equality (a.col = b.col), combined with %s", f.rule, f.opsList())
+}
+
+// noColumn turns errNoColumn into a rule violation.
+func (f *fromClause) noColumn(err error, col string) error {
+	if errors.Is(err, errNoColumn) {
+		return invalid("%s rule: column %q is not an allowed column of the tables joined at this point", f.rule, col)
+	}
+	return err
 }
 
 // resolve finds the table instance and lower-case column a COLUMN_REF names.

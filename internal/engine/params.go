@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // translateParams rewrites Clean Rooms template parameters (:name) into
@@ -184,6 +185,10 @@ func (e *Engine) bindParameters(ctx context.Context, doc node, req *Request) err
 			} else {
 				ferr = invalid("parameter :%s has no value", id)
 			}
+			return nil
+		}
+		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			ferr = invalid("parameter :%s is not valid UTF-8 text", id)
 			return nil
 		}
 		c := constantNode("VARCHAR", v)

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
@@ -98,33 +99,28 @@ func (e *Engine) openSandbox(ctx context.Context, p *Plan, outDir string) (*sql.
 	if err != nil {
 		return nil, nil, &QueryError{Code: CodeExecutionFailed, Message: "could not create the spill directory", Retryable: true, Err: err}
 	}
-	connector, err := duckdb.NewConnector("", nil)
+	fdb, err := e.takeDB(ctx)
 	if err != nil {
 		os.RemoveAll(tmp)
 		return nil, nil, &QueryError{Code: CodeExecutionFailed, Message: "could not open the query database", Retryable: true, Err: err}
 	}
-	db := sql.OpenDB(connector)
-	cleanup := func() {
-		db.Close()
-		os.RemoveAll(tmp)
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		cleanup()
-		return nil, nil, e.runError(ctx, err, p)
-	}
+	conn := fdb.conn
+	// The database is closed and the spill directory removed in the
+	// background: the result files are complete when Run returns.
 	closeAll := func() {
-		conn.Close()
-		cleanup()
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			fdb.close()
+			os.RemoveAll(tmp)
+		}()
 	}
-	setup := []string{
-		"SET autoinstall_known_extensions=false",
-		"SET autoload_known_extensions=false",
-		"SET threads=" + strconv.Itoa(e.cfg.Threads),
-		"SET temp_directory=" + quoteString(tmp),
-	}
-	if e.cfg.MemoryLimit != "" {
-		setup = append(setup, "SET memory_limit="+quoteString(e.cfg.MemoryLimit))
+	setup := []string{"SET temp_directory=" + quoteString(tmp)}
+	for _, v := range p.views {
+		if strings.EqualFold(v.table.Format.Kind, "parquet") {
+			setup = append(setup, "SET parquet_metadata_cache=true")
+			break
+		}
 	}
 	setup = append(setup, views...)
 	if len(files) == 0 {
@@ -143,6 +139,83 @@ func (e *Engine) openSandbox(ctx context.Context, p *Plan, outDir string) (*sql.
 		}
 	}
 	return conn, closeAll, nil
+}
+
+// freshDB is a new, unused in-memory DuckDB database with one connection.
+type freshDB struct {
+	db   *sql.DB
+	conn *sql.Conn
+}
+
+func (f *freshDB) close() {
+	f.conn.Close()
+	f.db.Close()
+}
+
+// newFreshDB opens a database with extension autoinstall and autoload off,
+// and the engine's threads and memory limit.
+func (e *Engine) newFreshDB(ctx context.Context) (*freshDB, error) {
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(connector)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	setup := []string{
+		"SET autoinstall_known_extensions=false",
+		"SET autoload_known_extensions=false",
+		"SET threads=" + strconv.Itoa(e.cfg.Threads),
+	}
+	if e.cfg.MemoryLimit != "" {
+		setup = append(setup, "SET memory_limit="+quoteString(e.cfg.MemoryLimit))
+	}
+	for _, s := range setup {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			conn.Close()
+			db.Close()
+			return nil, err
+		}
+	}
+	return &freshDB{db: db, conn: conn}, nil
+}
+
+// takeDB returns a fresh database: the one opened ahead of time when there
+// is one (opening a DuckDB instance costs milliseconds), else a new one.
+// Every database serves exactly one query.
+func (e *Engine) takeDB(ctx context.Context) (*freshDB, error) {
+	select {
+	case f := <-e.spare:
+		return f, nil
+	default:
+		return e.newFreshDB(ctx)
+	}
+}
+
+// keepSpare keeps one fresh database open ahead of time until the engine
+// closes.
+func (e *Engine) keepSpare() {
+	defer e.wg.Done()
+	for {
+		f, err := e.newFreshDB(context.Background())
+		if err != nil {
+			select {
+			case <-e.done:
+				return
+			case <-time.After(time.Second):
+				continue
+			}
+		}
+		select {
+		case e.spare <- f:
+		case <-e.done:
+			f.close()
+			return
+		}
+	}
 }
 
 // describe returns the result columns of the query, with Hive types.
