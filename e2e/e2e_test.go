@@ -48,6 +48,7 @@ const (
 var serverBin string
 
 func TestMain(m *testing.M) {
+	toolMain() // the Python suites' DuckDB command (duckdbtool_test.go)
 	flag.Parse()
 	os.Exit(run(m))
 }
@@ -386,6 +387,7 @@ func runPython(t *testing.T, python, file string, env map[string]string) {
 		"AWS_CONFIG_FILE="+empty,
 		"AWS_SHARED_CREDENTIALS_FILE="+empty,
 		"CLEANROOMSD_BIN="+serverBin,
+		toolBinEnv+"="+toolBin(t),
 		"CLEANROOMSD_REGION="+region,
 		"PYTHONUNBUFFERED=1",
 		"PYTHONDONTWRITEBYTECODE=1",
