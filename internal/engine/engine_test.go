@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cleanroomsd/cleanroomsd/internal/api/cleanroomsapi"
 	"github.com/cleanroomsd/cleanroomsd/internal/fault"
 )
 
@@ -90,7 +91,7 @@ func TestAggregationMatchesIndependentComputation(t *testing.T) {
 	}{
 		{"csv-header", fixtureOpts{format: "csv", headerLines: 1}},
 		{"csv-noheader", fixtureOpts{format: "csv", headerLines: 0}},
-		{"csv-two-header-lines", fixtureOpts{format: "csv", headerLines: 2}},
+		{"csv-two-header-lines-split-files", fixtureOpts{format: "csv", headerLines: 2, split: true}},
 		{"tsv-header-split-files", fixtureOpts{format: "tsv", headerLines: 1, split: true}},
 		{"parquet", fixtureOpts{format: "parquet"}},
 		{"parquet-split-files", fixtureOpts{format: "parquet", split: true}},
@@ -378,5 +379,75 @@ func TestEquatedConstraintColumnsShareOneCount(t *testing.T) {
 	}
 	if !strings.Contains(p.SQL(), "(count(DISTINCT p.user_id) >= 2)") || !strings.Contains(p.SQL(), "(count(DISTINCT i.user_id) >= 3)") {
 		t.Errorf("plan %s", p.SQL())
+	}
+}
+
+func TestCSVQuoteAndEscape(t *testing.T) {
+	e := engineForTest(t)
+	dir := t.TempDir()
+	a := dir + "/a.csv"
+	b := dir + "/b.csv"
+	// Quote ' and escape \: the segment holds the delimiter and a quote.
+	var sa, sb strings.Builder
+	sa.WriteString("id|seg\n")
+	for i := 0; i < 6; i++ {
+		fmt.Fprintf(&sa, "%d|'x|y \\'q\\''\n", i)
+		fmt.Fprintf(&sb, "%d|n\n", i)
+	}
+	if err := os.WriteFile(a, []byte(sa.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cols := []Column{{"id", "int"}, {"seg", "string"}}
+	rule := func() Rule {
+		return Rule{Type: RuleList, List: &cleanroomsapi.AnalysisRuleList{JoinColumns: []string{"id"}, ListColumns: []string{"seg"}}}
+	}
+	tables := map[string]*Table{
+		"a": {Name: "a", Owner: accountA, Columns: cols, Allowed: []string{"id", "seg"}, Files: []string{a},
+			Format: Format{Kind: "csv", Delimiter: "|", HeaderLines: 1, Quote: "'", Escape: "\\"}, Rule: rule()},
+		"b": {Name: "b", Owner: accountB, Columns: cols, Allowed: []string{"id", "seg"}, Files: []string{b},
+			Format: Format{Kind: "csv", Delimiter: "|"}, Rule: rule()},
+	}
+	rows, _ := runQuery(t, e, &Request{SQL: "SELECT DISTINCT a.seg FROM a JOIN b ON a.id = b.id", Tables: tables, QueryRunner: accountA})
+	if len(rows) != 2 || rows[1][0] != "x|y 'q'" {
+		t.Errorf("rows %q", rows)
+	}
+}
+
+func TestConcurrentChecksAndRuns(t *testing.T) {
+	e := engineForTest(t)
+	f := newFixture(t, fixtureOpts{format: "parquet"})
+	aggRules(f)
+	want := groupJoined(func(p purchRow, i impRow) string { return i.region }, nil)
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			region := fmt.Sprintf("r%d", g%3)
+			req := f.request("SELECT COUNT(DISTINCT i.user_id) AS n FROM purchases p JOIN impressions i ON p.user_id = i.user_id WHERE i.region = :r")
+			req.Parameters = map[string]string{"r": region}
+			p, err := e.Check(context.Background(), req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			res, err := e.Run(context.Background(), p, Output{Format: "CSV", Dir: t.TempDir()})
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, _ := os.ReadFile(res.Files[0])
+			if got, exp := strings.TrimSpace(string(b)), fmt.Sprintf("n\n%d", len(want[region].iUsers)); got != exp {
+				errs <- fmt.Errorf("%s: %q, want %q", region, got, exp)
+				return
+			}
+			errs <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
