@@ -14,7 +14,7 @@ type patch struct {
 }
 
 func f(v float64) *float64 { return &v }
-func s(v string) *string    { return &v }
+func s(v string) *string   { return &v }
 
 var modelPatches = map[string][]patch{
 	"cleanrooms": {
