@@ -15,6 +15,7 @@ The Go runner (e2e_test.go) passes:
                             Parquet files, never to compute an expectation
 """
 
+import atexit
 import csv
 import io
 import itertools
@@ -29,6 +30,7 @@ import threading
 import time
 import unittest
 import urllib.request
+import weakref
 
 import boto3
 from botocore.config import Config
@@ -61,11 +63,11 @@ def fresh_account():
 _tmp = None
 
 
-def setup_module():
+def setup_module(need_endpoint=True):
     """Checks the environment and keeps the machine's AWS configuration out
     of the clients."""
     global _tmp
-    if not ENDPOINT:
+    if need_endpoint and not ENDPOINT:
         raise RuntimeError("CLEANROOMSD_ENDPOINT is not set; run these tests with `go test ./e2e/`")
     for var in list(os.environ):
         if var.startswith("AWS_"):
@@ -338,7 +340,27 @@ def associate(account, membership_id, table_id, name, rule_type=None, receivers=
 
 
 # A cleanroomsd process of the suite's own, for tests that stop and restart
-# a server on the same data directory.
+# a server on the same data directory. Each dies with the Python process
+# (PR_SET_PDEATHSIG where Linux offers it, and atexit), so a suite killed by
+# the runner's timeout leaves no server behind.
+
+def _die_with_parent():
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+_processes = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_servers():
+    for p in list(_processes):
+        p.cleanup()
+
 
 class ServerProcess:
     ADDR_RE = re.compile(r"\baddr=(127\.0\.0\.1:\d+)")
@@ -360,8 +382,9 @@ class ServerProcess:
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [SERVER_BIN, "serve", "--addr", "127.0.0.1:0", "--data-dir", self.data_dir, "--region", REGION, *self.args],
-            stdout=log, stderr=subprocess.STDOUT)
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         log.close()
+        _processes.add(self)
         deadline = time.monotonic() + timeout
         while True:
             m = self.ADDR_RE.search(self.log())

@@ -14,3 +14,27 @@ func TestDataPlaneBoto3(t *testing.T) {
 	})
 	dev.stop(t)
 }
+
+// TestProtectedQueries runs protected_query_test.py in two processes at
+// once: the queries part against a dev-mode server, and the restart part,
+// which starts, kills and restarts servers of its own (CLEANROOMSD_BIN) and
+// spends most of its time waiting for a dead runner's lease to lapse.
+func TestProtectedQueries(t *testing.T) {
+	t.Parallel()
+	python := requirePython(t)
+	t.Run("queries", func(t *testing.T) {
+		t.Parallel()
+		dev := startServer(t, "protected-queries")
+		runPython(t, python, "protected_query_test.py", map[string]string{
+			"CLEANROOMSD_ENDPOINT": dev.endpoint,
+			"CLEANROOMSD_PQ_PART":  "queries",
+		})
+		dev.stop(t)
+	})
+	t.Run("restart", func(t *testing.T) {
+		t.Parallel()
+		runPython(t, python, "protected_query_test.py", map[string]string{
+			"CLEANROOMSD_PQ_PART": "restart",
+		})
+	})
+}
