@@ -15,6 +15,21 @@ func TestDataPlaneBoto3(t *testing.T) {
 	dev.stop(t)
 }
 
+// TestDataPlaneCLI runs dataplane_cli_test.py, the data-plane workflow and a
+// protected query with `aws s3`, `aws glue` and `aws cleanrooms`, against a
+// dev-mode server.
+func TestDataPlaneCLI(t *testing.T) {
+	t.Parallel()
+	python := requirePython(t)
+	awsCLI := requireAWSCLI(t)
+	dev := startServer(t, "dataplane-cli")
+	runPython(t, python, "dataplane_cli_test.py", map[string]string{
+		"CLEANROOMSD_ENDPOINT": dev.endpoint,
+		"CLEANROOMSD_AWS_CLI":  awsCLI,
+	})
+	dev.stop(t)
+}
+
 // TestProtectedQueries runs protected_query_test.py in two processes at
 // once: the queries part against a dev-mode server, and the restart part,
 // which starts, kills and restarts servers of its own (CLEANROOMSD_BIN) and
