@@ -566,5 +566,8 @@ func (s *Service) UpdateProtectedQuery(ctx context.Context, in *api.UpdateProtec
 	if err != nil {
 		return nil, err
 	}
+	if out.Status == api.ProtectedQueryStatusCancelling {
+		s.stopLocal(out.Id)
+	}
 	return &api.UpdateProtectedQueryOutput{ProtectedQuery: out}, nil
 }

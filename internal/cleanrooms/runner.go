@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	api "github.com/cleanroomsd/cleanroomsd/internal/api/cleanroomsapi"
@@ -24,8 +25,11 @@ import (
 // The queue's timing. A runner holds a lease on each query it runs and
 // renews it; a query whose lease lapsed (its runner died) is taken back.
 const (
-	leaseDuration  = 30 * time.Second
-	leaseRenewal   = 10 * time.Second
+	leaseDuration = 30 * time.Second
+	leaseRenewal  = 10 * time.Second
+	// cancelCheck is how often a running query looks for a cancellation
+	// made through another replica; on this one it is stopped at once.
+	cancelCheck    = time.Second
 	pollInterval   = 500 * time.Millisecond
 	recoveryPeriod = 5 * time.Second
 	// maxAttempts bounds how often a query whose runner died is resumed
@@ -182,33 +186,102 @@ func duration(q *protectedQuery, now time.Time) *api.ProtectedQueryStatistics {
 func (s *Service) execute(parent context.Context, q *protectedQuery) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	var cancelled sync.Once
-	wasCancelled := false
+	var stopped atomic.Bool // cancelled or taken over
+	s.running.Store(q.rec.ID, cancel)
+	defer s.running.Delete(q.rec.ID)
 	done := make(chan struct{})
+	heartbeat := make(chan struct{})
 	go func() {
-		t := time.NewTicker(leaseRenewal)
+		defer close(heartbeat)
+		t := time.NewTicker(cancelCheck)
 		defer t.Stop()
+		lastRenewal := time.Now()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
 			}
-			keep, err := s.renewLease(ctx, q.rec.ID)
+			var keep bool
+			var err error
+			if time.Since(lastRenewal) >= leaseRenewal {
+				keep, err = s.renewLease(ctx, q.rec.ID)
+				lastRenewal = time.Now()
+			} else {
+				keep, err = s.stillRunning(ctx, q.rec.ID)
+			}
 			if err == nil && !keep {
-				cancelled.Do(func() { wasCancelled = true })
+				stopped.Store(true)
 				cancel()
 			}
 		}
 	}()
 	out, err := s.runQuery(ctx, q)
 	close(done)
+	<-heartbeat
 	if parent.Err() != nil {
-		// The server is stopping: leave the query to be resumed.
+		// The server is stopping: hand the query back so the next runner
+		// resumes it at once instead of waiting for the lease to lapse.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(parent), 5*time.Second)
+		defer rcancel()
+		if err := s.releaseQuery(rctx, q.rec.ID); err != nil {
+			s.log.Warn("handing back a protected query", "id", q.rec.ID, "error", err)
+		}
 		return
 	}
-	if err := s.finish(parent, q.rec.ID, out, err, wasCancelled); err != nil {
+	if err := s.finish(parent, q.rec.ID, out, err, stopped.Load()); err != nil {
 		s.log.Error("recording a protected query's end", "id", q.rec.ID, "error", err)
+	}
+}
+
+// releaseQuery returns a query this runner holds to SUBMITTED without
+// counting the attempt, or a CANCELLING one to CANCELLED.
+func (s *Service) releaseQuery(ctx context.Context, id string) error {
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		rec, err := tx.Get(ctx, kindProtectedQuery, id)
+		if err != nil {
+			return err
+		}
+		q, err := protectedQueryOf(rec)
+		if err != nil || q.data.LeaseOwner != s.queries.Instance || terminal(q.status()) {
+			return err
+		}
+		now := s.timestamp()
+		if q.status() == api.ProtectedQueryStatusCancelling {
+			q.rec.Status = string(api.ProtectedQueryStatusCancelled)
+			q.data.Statistics = duration(q, now)
+		} else {
+			q.rec.Status = string(api.ProtectedQueryStatusSubmitted)
+			q.data.Attempts--
+		}
+		q.data.LeaseOwner = ""
+		return q.save(ctx, tx, now)
+	})
+}
+
+// stillRunning reports whether the query is still STARTED under this
+// runner's lease, without writing.
+func (s *Service) stillRunning(ctx context.Context, id string) (bool, error) {
+	keep := true
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		rec, err := tx.Get(ctx, kindProtectedQuery, id)
+		if err != nil {
+			return err
+		}
+		q, err := protectedQueryOf(rec)
+		if err != nil {
+			return err
+		}
+		keep = q.status() == api.ProtectedQueryStatusStarted && q.data.LeaseOwner == s.queries.Instance
+		return nil
+	})
+	return keep, err
+}
+
+// stopLocal stops a query if this process runs it.
+func (s *Service) stopLocal(id string) {
+	if c, ok := s.running.Load(id); ok {
+		c.(context.CancelFunc)()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -164,6 +165,9 @@ type Service struct {
 	queries QueryConfig
 	// kick wakes a query worker when a query is submitted here.
 	kick chan struct{}
+	// running maps the IDs of the queries this process runs to the
+	// functions that stop them.
+	running sync.Map
 }
 
 var _ api.Service = (*Service)(nil)

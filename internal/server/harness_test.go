@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,8 +30,10 @@ const (
 )
 
 type testServer struct {
-	url string
-	srv *server.Server
+	url  string
+	srv  *server.Server
+	hs   *httptest.Server
+	once *sync.Once
 }
 
 // start runs a server on a fresh embedded store with every response checked
@@ -55,11 +58,20 @@ func start(t *testing.T, mutate ...func(*server.Config)) *testServer {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Close()
+	ts := &testServer{url: hs.URL, srv: srv, hs: hs, once: &sync.Once{}}
+	t.Cleanup(func() { ts.closeNow(t) })
+	return ts
+}
+
+// closeNow stops the server as SIGTERM would: no new requests, running
+// queries handed back, store closed. Later calls do nothing.
+func (ts *testServer) closeNow(t *testing.T) {
+	ts.once.Do(func() {
+		ts.hs.Close()
+		if err := ts.srv.Close(); err != nil {
+			t.Errorf("closing the server: %v", err)
+		}
 	})
-	return &testServer{url: hs.URL, srv: srv}
 }
 
 // client returns an SDK client that signs as account (dev mode: the key id

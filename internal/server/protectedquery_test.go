@@ -370,3 +370,105 @@ func TestProtectedQueryCancelAndLimits(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// newCustomWorld is a collaboration in which A's customers table has a
+// CUSTOM rule letting A run any query, so tests can run slow queries.
+func newCustomWorld(t *testing.T, ts *testServer) *pqWorld {
+	t.Helper()
+	ctx := context.Background()
+	w := &pqWorld{ts: ts, p: newTwoParty(t, ts, queryAndReceive, noAbilities), dir: t.TempDir()}
+	customers, _ := partyData()
+	must(ts.s3(acctA).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data-" + acctA)})).ok(t)
+	must(ts.s3(acctA).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("results-" + acctA)})).ok(t)
+	writeCSV(t, filepath.Join(w.dir, "c.csv"), []string{"user_id", "segment"}, customers)
+	upload(t, ts, acctA, "data-"+acctA, "crm/customers/part-1.csv", filepath.Join(w.dir, "c.csv"))
+	glueTable(t, ts, acctA, "crm", "customers", csvFormat, []gluetypes.Column{gcol("user_id", "string"), gcol("segment", "string")}, nil)
+	ct := configuredTable(t, ts, acctA, "customers", "crm", "customers", "user_id", "segment")
+	tableRule(t, ts, acctA, *ct.Id, types.ConfiguredTableAnalysisRuleTypeCustom, customPolicy(types.AnalysisRuleCustom{
+		AllowedAnalyses: []string{"ANY_QUERY"}, AllowedAnalysisProviders: []string{acctA}}))
+	assoc := associate(t, ts, acctA, w.p.msA, *ct.Id, "customers")
+	must(ts.client(acctA).CreateConfiguredTableAssociationAnalysisRule(ctx, &cleanrooms.CreateConfiguredTableAssociationAnalysisRuleInput{
+		MembershipIdentifier: aws.String(w.p.msA), ConfiguredTableAssociationIdentifier: assoc.Id,
+		AnalysisRuleType: types.ConfiguredTableAssociationAnalysisRuleTypeCustom, AnalysisRulePolicy: customAssociationPolicy([]string{acctA}, nil)})).ok(t)
+	return w
+}
+
+// slowQuery keeps DuckDB busy for seconds over the 102-row table.
+const slowQuery = `SELECT count(*) AS n FROM customers a, customers b, customers c, customers d, customers e
+	WHERE a.user_id < b.user_id AND c.segment <> d.segment AND e.user_id <> a.user_id`
+
+func (w *pqWorld) waitFor(t *testing.T, id string, status types.ProtectedQueryStatus) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		q := must(w.ts.client(acctA).GetProtectedQuery(context.Background(), &cleanrooms.GetProtectedQueryInput{
+			MembershipIdentifier: aws.String(w.p.msA), ProtectedQueryIdentifier: aws.String(id)})).ok(t).ProtectedQuery
+		if q.Status == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("query %s is %s, never %s", id, q.Status, status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestProtectedQueryTimesOut(t *testing.T) {
+	ts := start(t, func(c *server.Config) { c.QueryTimeout = 300 * time.Millisecond })
+	w := newCustomWorld(t, ts)
+	q, err := w.start(t, slowQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := w.wait(t, *q.Id)
+	if done.Status != types.ProtectedQueryStatusTimedOut || done.Error == nil {
+		t.Fatalf("a query past its timeout ended %s (%+v)", done.Status, done.Error)
+	}
+}
+
+func TestProtectedQueryCancelWhileRunning(t *testing.T) {
+	ts := start(t)
+	w := newCustomWorld(t, ts)
+	q, err := w.start(t, slowQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor(t, *q.Id, types.ProtectedQueryStatusStarted)
+	up := must(ts.client(acctA).UpdateProtectedQuery(context.Background(), &cleanrooms.UpdateProtectedQueryInput{
+		MembershipIdentifier: aws.String(w.p.msA), ProtectedQueryIdentifier: q.Id, TargetStatus: types.TargetProtectedQueryStatusCancelled})).ok(t)
+	if up.ProtectedQuery.Status != types.ProtectedQueryStatusCancelling {
+		t.Errorf("cancelling a running query: %s, want CANCELLING", up.ProtectedQuery.Status)
+	}
+	start := time.Now()
+	if done := w.wait(t, *q.Id); done.Status != types.ProtectedQueryStatusCancelled {
+		t.Fatalf("ended %s, want CANCELLED", done.Status)
+	}
+	t.Logf("cancelled %v after the request", time.Since(start))
+}
+
+// TestProtectedQueryResumesAfterRestart stops the server while a query runs
+// and starts another on the same data: the query is resumed, not stuck.
+func TestProtectedQueryResumesAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := func(c *server.Config) { c.DataDir = dir }
+	ts := start(t, cfg)
+	w := newCustomWorld(t, ts)
+	q, err := w.start(t, slowQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor(t, *q.Id, types.ProtectedQueryStatusStarted)
+	ts.closeNow(t)
+
+	ts2 := start(t, cfg)
+	w.ts = ts2
+	done := w.wait(t, *q.Id)
+	if done.Status != types.ProtectedQueryStatusSuccess {
+		t.Fatalf("after a restart the query ended %s (%+v)", done.Status, done.Error)
+	}
+	s3out := done.Result.Output.(*types.ProtectedQueryOutputMemberS3)
+	_, rows := w.readResult(t, *s3out.Value.Location)
+	if len(rows) != 1 {
+		t.Errorf("result rows %v", rows)
+	}
+}
