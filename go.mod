@@ -4,6 +4,8 @@ go 1.26.0
 
 require github.com/dlclark/regexp2 v1.12.0
 
+require github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs v1.92.0
+
 require (
 	github.com/apache/arrow-go/v18 v18.5.1 // indirect
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.26 // indirect
