@@ -25,4 +25,5 @@ test: lint check-generated
 	scripts/test.sh
 
 bench:
-	$(GO) run ./bench -duration 5s
+	$(GO) run ./bench -mode api -duration 5s
+	$(GO) run ./bench -mode queries -rows 100,1000000,10000000

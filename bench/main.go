@@ -1,9 +1,15 @@
-// Command bench measures cleanroomsd's GetMembership and CreateMembership
-// throughput and p99 latency with concurrent aws-sdk-go-v2 clients, next to
-// a bare net/http handler that returns the same response bytes, in the same
-// process and run, so the figures can be quoted as ratios.
+// Command bench measures cleanroomsd against baselines run in the same
+// process, so the figures can be quoted as ratios:
 //
-//	go run ./bench -duration 5s [-database-url postgres://...]
+//   - -mode api: GetMembership and CreateMembership throughput and p99 with
+//     concurrent aws-sdk-go-v2 clients, next to a bare net/http handler that
+//     returns the same response bytes;
+//
+//   - -mode queries: a two-party protected query end to end, next to the
+//     same SQL straight on DuckDB over the same files.
+//
+//     go run ./bench -mode api -duration 5s [-database-url postgres://...]
+//     go run ./bench -mode queries -rows 100,1000000,10000000
 package main
 
 import (
@@ -18,6 +24,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,9 +44,30 @@ func main() {
 		duration = flag.Duration("duration", 5*time.Second, "how long each measurement runs")
 		clients  = flag.Int("clients", 8, "concurrent SDK clients")
 		dbURL    = flag.String("database-url", "", "PostgreSQL URL (default: the embedded store)")
+		mode     = flag.String("mode", "api", "api or queries")
+		rows     = flag.String("rows", "100,1000000", "queries: rows per table, comma-separated")
+		repeats  = flag.Int("repeats", 5, "queries: runs per size (the median is reported)")
 	)
 	flag.Parse()
-	if err := run(*duration, *clients, *dbURL); err != nil {
+	var err error
+	switch *mode {
+	case "api":
+		err = run(*duration, *clients, *dbURL)
+	case "queries":
+		var sizes []int
+		for _, f := range strings.Split(*rows, ",") {
+			var n int
+			if _, err := fmt.Sscan(f, &n); err != nil || n < 1 {
+				fmt.Fprintln(os.Stderr, "bench: bad -rows", f)
+				os.Exit(2)
+			}
+			sizes = append(sizes, n)
+		}
+		err = runQueries(context.Background(), sizes, *repeats)
+	default:
+		err = fmt.Errorf("unknown -mode %q", *mode)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
