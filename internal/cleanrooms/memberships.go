@@ -117,6 +117,7 @@ func (s *Service) CreateMembership(ctx context.Context, in *api.CreateMembership
 	if err != nil {
 		return nil, err
 	}
+	s.ensureQueryLogStream(ctx, account, out)
 	return &api.CreateMembershipOutput{Membership: out}, nil
 }
 
@@ -380,6 +381,7 @@ func (s *Service) UpdateMembership(ctx context.Context, in *api.UpdateMembership
 	if err != nil {
 		return nil, err
 	}
+	s.ensureQueryLogStream(ctx, account, out)
 	return &api.UpdateMembershipOutput{Membership: out}, nil
 }
 

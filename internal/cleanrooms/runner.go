@@ -216,7 +216,8 @@ func (s *Service) execute(parent context.Context, q *protectedQuery) {
 			}
 		}
 	}()
-	out, err := s.runQuery(ctx, q)
+	info := &runInfo{}
+	out, err := s.runQuery(ctx, q, info)
 	close(done)
 	<-heartbeat
 	if parent.Err() != nil {
@@ -229,8 +230,13 @@ func (s *Service) execute(parent context.Context, q *protectedQuery) {
 		}
 		return
 	}
-	if err := s.finish(parent, q.rec.ID, out, err, stopped.Load()); err != nil {
+	ended, err := s.finish(parent, q.rec.ID, out, err, stopped.Load())
+	if err != nil {
 		s.log.Error("recording a protected query's end", "id", q.rec.ID, "error", err)
+		return
+	}
+	if ended != nil {
+		s.writeQueryLogs(parent, ended, info)
 	}
 }
 
@@ -310,9 +316,12 @@ func (s *Service) renewLease(ctx context.Context, id string) (bool, error) {
 	return keep, err
 }
 
-// finish records the end of a query this runner ran.
-func (s *Service) finish(ctx context.Context, id string, out *api.ProtectedQueryResult, runErr error, wasCancelled bool) error {
-	return s.store.Update(ctx, func(tx store.Tx) error {
+// finish records the end of a query this runner ran and returns it, or nil
+// when another runner had taken it over.
+func (s *Service) finish(ctx context.Context, id string, out *api.ProtectedQueryResult, runErr error, wasCancelled bool) (*protectedQuery, error) {
+	var ended *protectedQuery
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		ended = nil
 		rec, err := tx.Get(ctx, kindProtectedQuery, id)
 		if err != nil {
 			return err
@@ -354,8 +363,13 @@ func (s *Service) finish(ctx context.Context, id string, out *api.ProtectedQuery
 			}
 			q.data.Error = &api.ProtectedQueryError{Code: code, Message: msg}
 		}
-		return q.save(ctx, tx, now)
+		if err := q.save(ctx, tx, now); err != nil {
+			return err
+		}
+		ended = q
+		return nil
 	})
+	return ended, err
 }
 
 // runFailure makes a failure safe to show the query runner.
@@ -365,7 +379,7 @@ func runFailure(code, format string, args ...any) error {
 
 // runQuery checks the query again against the tables as they are now,
 // reads the referenced tables' files, runs it and delivers the result.
-func (s *Service) runQuery(ctx context.Context, q *protectedQuery) (*api.ProtectedQueryResult, error) {
+func (s *Service) runQuery(ctx context.Context, q *protectedQuery, info *runInfo) (*api.ProtectedQueryResult, error) {
 	var (
 		tables  map[string]*engine.Table
 		schemas map[string]*schema
@@ -414,6 +428,15 @@ func (s *Service) runQuery(ctx context.Context, q *protectedQuery) (*api.Protect
 	plan, err := s.engine.Check(ctx, req)
 	if err != nil {
 		return nil, err
+	}
+	for _, name := range plan.Tables() {
+		if sc := schemas[strings.ToLower(name)]; sc != nil {
+			lt := loggedTable{name: sc.a.data.Name, owner: sc.a.rec.Account, configuredTableID: sc.t.rec.ID}
+			if r := sc.t.data.Rule; r != nil {
+				lt.rule = string(r.Type)
+			}
+			info.tables = append(info.tables, lt)
+		}
 	}
 	if err := allowedReceivers(plan.Tables(), schemas, q.rec.Account, q.data.Deliveries); err != nil {
 		return nil, err

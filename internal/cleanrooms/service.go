@@ -140,6 +140,15 @@ type QueryConfig struct {
 	Workers int
 	// Instance names this process in query leases (default random).
 	Instance string
+	// Logs receives query log entries, when query logging is enabled.
+	Logs QueryLogWriter
+}
+
+// QueryLogWriter delivers query log entries to a member's logs (in AWS,
+// CloudWatch Logs in the member's account); stream is the membership ID.
+// With no messages it only makes sure the stream exists.
+type QueryLogWriter interface {
+	WriteQueryLog(ctx context.Context, account, stream string, at time.Time, messages []string) error
 }
 
 // BucketOwners tells which account owns an S3 bucket (fault.NotFound when

@@ -137,18 +137,29 @@ type twoParty struct {
 
 func newTwoParty(t *testing.T, ts *testServer, abilitiesA, abilitiesB []types.MemberAbility) twoParty {
 	t.Helper()
+	return newTwoPartyLogging(t, ts, abilitiesA, abilitiesB, false)
+}
+
+// newTwoPartyLogging is newTwoParty with query logging on or off for the
+// collaboration and both memberships.
+func newTwoPartyLogging(t *testing.T, ts *testServer, abilitiesA, abilitiesB []types.MemberAbility, logging bool) twoParty {
+	t.Helper()
+	collabLog, memberLog := types.CollaborationQueryLogStatusDisabled, types.MembershipQueryLogStatusDisabled
+	if logging {
+		collabLog, memberLog = types.CollaborationQueryLogStatusEnabled, types.MembershipQueryLogStatusEnabled
+	}
 	ctx := context.Background()
 	coll := must(ts.client(acctA).CreateCollaboration(ctx, &cleanrooms.CreateCollaborationInput{
 		Name: aws.String("measurement"), Description: aws.String("advertiser x publisher"), CreatorDisplayName: aws.String("Advertiser"),
 		CreatorMemberAbilities: abilitiesA,
 		Members: []types.MemberSpecification{{AccountId: aws.String(acctB), DisplayName: aws.String("Publisher"),
 			MemberAbilities: abilitiesB}},
-		QueryLogStatus: types.CollaborationQueryLogStatusDisabled,
+		QueryLogStatus: collabLog,
 	})).ok(t).Collaboration
 	p := twoParty{id: aws.ToString(coll.Id)}
 	join := func(account string) string {
 		return aws.ToString(must(ts.client(account).CreateMembership(ctx, &cleanrooms.CreateMembershipInput{
-			CollaborationIdentifier: coll.Id, QueryLogStatus: types.MembershipQueryLogStatusDisabled,
+			CollaborationIdentifier: coll.Id, QueryLogStatus: memberLog,
 		})).ok(t).Membership.Id)
 	}
 	p.msA, p.msB = join(acctA), join(acctB)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cleanrooms"
 	"github.com/aws/aws-sdk-go-v2/service/cleanrooms/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	_ "github.com/duckdb/duckdb-go/v2"
@@ -130,8 +132,13 @@ type pqWorld struct {
 
 func newPQWorld(t *testing.T, ts *testServer) *pqWorld {
 	t.Helper()
+	return newPQWorldLogging(t, ts, false)
+}
+
+func newPQWorldLogging(t *testing.T, ts *testServer, logging bool) *pqWorld {
+	t.Helper()
 	ctx := context.Background()
-	w := &pqWorld{ts: ts, p: newTwoParty(t, ts, queryAndReceive, noAbilities), dir: t.TempDir()}
+	w := &pqWorld{ts: ts, p: newTwoPartyLogging(t, ts, queryAndReceive, noAbilities, logging), dir: t.TempDir()}
 	customers, purchases := partyData()
 	for _, acct := range []string{acctA, acctB} {
 		must(ts.s3(acct).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data-" + acct)})).ok(t)
@@ -470,5 +477,55 @@ func TestProtectedQueryResumesAfterRestart(t *testing.T) {
 	_, rows := w.readResult(t, *s3out.Value.Location)
 	if len(rows) != 1 {
 		t.Errorf("result rows %v", rows)
+	}
+}
+
+// TestQueryLogsReachTheMembersWhoseTablesWereRead checks that with query
+// logging on, the runner and the owner of each table read get an entry in
+// CloudWatch Logs, and that only the owner sees its configured table's ID.
+func TestQueryLogsReachTheMembersWhoseTablesWereRead(t *testing.T) {
+	ctx := context.Background()
+	ts := start(t)
+	w := newPQWorldLogging(t, ts, true)
+	q, err := w.start(t, `SELECT c.segment, COUNT(DISTINCT p.user_id) AS users FROM customers c INNER JOIN purchases p ON c.user_id = p.user_id GROUP BY c.segment`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done := w.wait(t, *q.Id); done.Status != types.ProtectedQueryStatusSuccess {
+		t.Fatalf("query ended %s", done.Status)
+	}
+	entries := func(account string) []map[string]any {
+		var out []map[string]any
+		deadline := time.Now().Add(10 * time.Second)
+		for len(out) == 0 && time.Now().Before(deadline) {
+			resp, err := ts.logsClient(account).FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("/aws/cleanrooms")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range resp.Events {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(aws.ToString(e.Message)), &m); err != nil {
+					t.Fatalf("log entry is not JSON: %s", aws.ToString(e.Message))
+				}
+				if m["eventId"] == *q.Id {
+					out = append(out, m)
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return out
+	}
+	runner := entries(acctA)
+	if len(runner) != 2 { // one per table read
+		t.Fatalf("the query runner has %d entries, want 2: %v", len(runner), runner)
+	}
+	for _, e := range runner {
+		if e["status"] != "SUCCESS" || e["queryText"] == "" || e["configuredTableId"] != nil && e["schemaName"] == "purchases" {
+			t.Errorf("runner entry %v", e)
+		}
+	}
+	owner := entries(acctB)
+	if len(owner) != 1 || owner[0]["schemaName"] != "purchases" || owner[0]["configuredTableId"] == nil {
+		t.Errorf("table owner's entries %v", owner)
 	}
 }

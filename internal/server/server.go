@@ -20,8 +20,10 @@ import (
 
 	"github.com/cleanroomsd/cleanroomsd/internal/api/cleanroomsapi"
 	"github.com/cleanroomsd/cleanroomsd/internal/api/glueapi"
+	"github.com/cleanroomsd/cleanroomsd/internal/api/logsapi"
 	"github.com/cleanroomsd/cleanroomsd/internal/auth"
 	"github.com/cleanroomsd/cleanroomsd/internal/cleanrooms"
+	"github.com/cleanroomsd/cleanroomsd/internal/cwlogs"
 	"github.com/cleanroomsd/cleanroomsd/internal/engine"
 	"github.com/cleanroomsd/cleanroomsd/internal/fault"
 	"github.com/cleanroomsd/cleanroomsd/internal/glue"
@@ -66,6 +68,7 @@ type Server struct {
 	authn   *auth.Authenticator
 	cr      *protocol.RestJSON
 	glue    *protocol.JSONRPC
+	logs    *protocol.JSONRPC
 	s3      *s3api.Handler
 	objects objectstore.Store
 	engine  *engine.Engine
@@ -162,9 +165,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 
+	// CloudWatch Logs: members read their query logs there.
+	logs := cwlogs.New(st, cfg.Region)
+	s.logs, err = cwlogs.NewHandler(logs, protocol.Options{Logger: cfg.Logger, CheckResponses: cfg.CheckResponses})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+
 	svc := cleanrooms.New(cleanrooms.Config{Store: st, Region: cfg.Region, Quotas: cfg.Quotas, Logger: cfg.Logger, SQL: s.engine,
 		Queries: cleanrooms.QueryConfig{Engine: s.engine, Objects: objs, Buckets: bucketOwners{st}, ScratchDir: objs.ScratchDir(),
-			Timeout: cfg.QueryTimeout, Workers: cfg.QueryWorkers}})
+			Timeout: cfg.QueryTimeout, Workers: cfg.QueryWorkers, Logs: queryLogs{logs}}})
 	// Protected queries run in the background for as long as the server
 	// lives; with several replicas each query runs on exactly one of them.
 	qctx, stop := context.WithCancel(context.Background())
@@ -264,6 +275,21 @@ func (s *Server) Close() error {
 	return errors.Join(s.engine.Close(), s.store.Close())
 }
 
+// queryLogGroup is the CloudWatch Logs group Clean Rooms writes query logs
+// to in each member's account; each membership has its own stream.
+const queryLogGroup = "/aws/cleanrooms"
+
+// queryLogs delivers query log entries to members' CloudWatch Logs.
+type queryLogs struct{ logs *cwlogs.Service }
+
+func (q queryLogs) WriteQueryLog(ctx context.Context, account, stream string, at time.Time, messages []string) error {
+	events := make([]cwlogs.Event, len(messages))
+	for i, m := range messages {
+		events[i] = cwlogs.Event{Time: at, Message: m}
+	}
+	return q.logs.Append(ctx, account, queryLogGroup, stream, events)
+}
+
 // bucketOwners tells the query runner who owns a bucket.
 type bucketOwners struct{ meta store.Store }
 
@@ -300,6 +326,8 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		s.serveJSON(w, r, s.cr)
 	case glueapi.SigningName:
 		s.serveJSON(w, r, s.glue)
+	case logsapi.SigningName:
+		s.serveJSON(w, r, s.logs)
 	default:
 		s.cr.WriteError(w, r, &fault.Error{Kind: fault.Validation, Code: "UnknownServiceException",
 			Message: fmt.Sprintf("cleanroomsd does not serve the %q service", service)})
