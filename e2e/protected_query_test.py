@@ -492,7 +492,7 @@ class CancellationAndListingTest(QueryTestCase):
     def test_cancel(self):
         """Two endless queries take both of the server's workers; a third
         waits SUBMITTED. Cancelling the waiting one ends it at once; the
-        running ones go through CANCELLING, and their runners stop them."""
+        running ones go through CANCELLING, and their runner stops them."""
         w = self.w
         running = [w.start(ENDLESS, prefix="endless")["id"] for _ in range(2)]
         for qid in running:
@@ -514,7 +514,7 @@ class CancellationAndListingTest(QueryTestCase):
             done = w.wait(qid, timeout=60)
             self.assertEqual(done["status"], "CANCELLED", done)
             self.assertNotIn("result", done)
-        self.assertLess(time.monotonic() - started, 30, "cancelled queries stop within a lease renewal")
+        self.assertLess(time.monotonic() - started, 10, "a cancelled query stops without waiting for its lease renewal")
         # No result was written.
         self.assertEqual(s3(w.a).list_objects_v2(Bucket=w.results, Prefix="endless/").get("KeyCount"), 0)
 
