@@ -109,6 +109,13 @@ func noProtectedQuery(id string) *fault.Error {
 	return fault.Missing("", id, "Protected query %s does not exist", id)
 }
 
+// denied is AccessDeniedException with the model's reason.
+func denied(format string, args ...any) *fault.Error {
+	e := fault.Denied(format, args...)
+	e.Reason = string(api.AccessDeniedExceptionReasonInsufficientPermissions)
+	return e
+}
+
 func invalidConfig(field, format string, args ...any) *fault.Error {
 	msg := fmt.Sprintf(format, args...)
 	return fault.Invalid(string(api.ValidationExceptionReasonInvalidConfiguration), msg, fault.Field{Name: field, Message: msg})
@@ -319,7 +326,7 @@ func (s *Service) StartProtectedQuery(ctx context.Context, in *api.StartProtecte
 			return err
 		}
 		if ms.rec.Status != string(api.MembershipStatusActive) {
-			return fault.Denied("Membership %s is %s and can't run queries", ms.rec.ID, ms.rec.Status)
+			return denied("Membership %s is %s and can't run queries", ms.rec.ID, ms.rec.Status)
 		}
 		c, err := getCollaboration(ctx, tx, ms.rec.Parent)
 		if err != nil {
@@ -331,7 +338,7 @@ func (s *Service) StartProtectedQuery(ctx context.Context, in *api.StartProtecte
 		}
 		me := v.members[account]
 		if me == nil || !me.can(api.MemberAbilityCanQuery) {
-			return fault.Denied("Only the member who can query may start protected queries")
+			return denied("Only the member who can query may start protected queries")
 		}
 		// The payer must have joined before queries run.
 		for acct, m := range v.members {
@@ -421,6 +428,9 @@ func (s *Service) resolveTemplate(ctx context.Context, tx store.Tx, v *collabVie
 		p, ok := declared[strings.ToLower(name)]
 		if !ok {
 			return invalid("sqlParameters.parameters", "Parameter %s is not declared by analysis template %s", name, arn)
+		}
+		if err := checkParameterValue(p.Type, val); err != nil {
+			return invalid("sqlParameters.parameters", "Parameter %s must be a %s: %v", p.Name, p.Type, err)
 		}
 		data.Params[p.Name] = val
 	}
