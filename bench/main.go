@@ -23,10 +23,12 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -47,8 +49,18 @@ func main() {
 		mode     = flag.String("mode", "api", "api or queries")
 		rows     = flag.String("rows", "100,1000000", "queries: rows per table, comma-separated")
 		repeats  = flag.Int("repeats", 5, "queries: runs per size (the median is reported)")
+		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	)
 	flag.Parse()
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	var err error
 	switch *mode {
 	case "api":
@@ -68,6 +80,7 @@ func main() {
 		err = fmt.Errorf("unknown -mode %q", *mode)
 	}
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -80,6 +93,7 @@ type result struct {
 	dur  time.Duration
 	p99  time.Duration
 	errs int64
+	cpu  float64 // CPU cores the whole process used while it ran
 }
 
 func (r result) perSec() float64 { return float64(r.ops) / r.dur.Seconds() }
@@ -91,6 +105,7 @@ func measure(name string, n int, d time.Duration, op func(worker, i int) error) 
 	var errs atomic.Int64
 	deadline := time.Now().Add(d)
 	start := time.Now()
+	cpu0 := cpuTime()
 	for w := 0; w < n; w++ {
 		wg.Add(1)
 		go func() {
@@ -114,7 +129,7 @@ func measure(name string, n int, d time.Duration, op func(worker, i int) error) 
 		all = append(all, l...)
 	}
 	slices.Sort(all)
-	r := result{name: name, ops: len(all), dur: elapsed, errs: errs.Load()}
+	r := result{name: name, ops: len(all), dur: elapsed, errs: errs.Load(), cpu: (cpuTime() - cpu0).Seconds() / elapsed.Seconds()}
 	if len(all) > 0 {
 		r.p99 = all[len(all)*99/100]
 	}
@@ -263,15 +278,15 @@ func run(d time.Duration, n int, dbURL string) error {
 	})
 	stopBare()
 
-	store := "embedded SQLite (WAL, synchronous=FULL)"
+	store := "embedded SQLite (WAL, fsynced before each acknowledgement)"
 	if dbURL != "" {
 		store = "PostgreSQL"
 	}
 	fmt.Printf("store: %s; %d concurrent aws-sdk-go-v2 clients; %v per measurement; GOMAXPROCS=%d\n\n", store, n, d, runtimeProcs())
-	fmt.Println("| operation | ops/s | p99 | errors |")
-	fmt.Println("|---|---:|---:|---:|")
+	fmt.Println("| operation | ops/s | p99 | CPU cores busy | errors |")
+	fmt.Println("|---|---:|---:|---:|---:|")
 	for _, r := range []result{get, bareGet, create, bareCreate} {
-		fmt.Printf("| %s | %.0f | %.2f ms | %d |\n", r.name, r.perSec(), float64(r.p99.Microseconds())/1000, r.errs)
+		fmt.Printf("| %s | %.0f | %.2f ms | %.2f | %d |\n", r.name, r.perSec(), float64(r.p99.Microseconds())/1000, r.cpu, r.errs)
 	}
 	fmt.Printf("\nGetMembership: %.2f of the bare handler's throughput\n", get.perSec()/bareGet.perSec())
 	fmt.Printf("CreateMembership: %.2f of the bare handler's throughput\n", create.perSec()/bareCreate.perSec())
@@ -318,3 +333,10 @@ func capture(ctx context.Context, url string, rec *recorder, membership string) 
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// cpuTime is the CPU time (user and system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -135,6 +135,10 @@ func (a *Authenticator) Authenticate(r *http.Request, payloadHash string) (ident
 	return c, nil
 }
 
+// Verifies reports whether requests' signatures are checked (strict mode),
+// so callers know whether the payload hash is needed at all.
+func (a *Authenticator) Verifies() bool { return a.strict }
+
 func devCaller(r *http.Request) identity.Caller {
 	s, ok := Scope(r)
 	if !ok {

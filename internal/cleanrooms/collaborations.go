@@ -445,6 +445,20 @@ func (s *Service) UpdateCollaboration(ctx context.Context, in *api.UpdateCollabo
 		if err := c.save(ctx, tx, s.timestamp()); err != nil {
 			return err
 		}
+		if in.Name != nil {
+			// Memberships show the collaboration's name.
+			if err := eachRecord(ctx, tx, kindMembership, store.Filter{Parent: c.rec.ID}, func(rec *store.Record) error {
+				ms, err := membershipOf(rec)
+				if err != nil {
+					return err
+				}
+				ms.data.CollaborationName = c.data.Name
+				rec.Data = encode(ms.data)
+				return tx.Update(ctx, rec)
+			}); err != nil {
+				return err
+			}
+		}
 		m, err := getMember(ctx, tx, c.rec.ID, account)
 		if err != nil {
 			return err

@@ -74,6 +74,12 @@ func (s *Service) CreateMembership(ctx context.Context, in *api.CreateMembership
 			DefaultResultConfiguration:    in.DefaultResultConfiguration,
 			DefaultJobResultConfiguration: in.DefaultJobResultConfiguration,
 			IsMetricsEnabled:              in.IsMetricsEnabled,
+
+			CollaborationName:               c.data.Name,
+			CollaborationCreatorAccountID:   c.rec.Account,
+			CollaborationCreatorDisplayName: c.data.CreatorDisplayName,
+			Abilities:                       m.data.Abilities,
+			MLAbilities:                     m.data.MLAbilities,
 		}
 		if in.JobLogStatus != nil {
 			data.JobLogStatus = *in.JobLogStatus
@@ -111,7 +117,7 @@ func (s *Service) CreateMembership(ctx context.Context, in *api.CreateMembership
 		if err := putTags(ctx, tx, s.membershipARN(account, ms.rec.ID), account, in.Tags); err != nil {
 			return err
 		}
-		out = s.membershipView(ms, c, m)
+		out = s.membershipView(ms)
 		return nil
 	})
 	if err != nil {
@@ -221,21 +227,21 @@ func membershipPayment(m *member, in *api.MembershipPaymentConfiguration) (api.M
 	return out, nil
 }
 
-func (s *Service) membershipView(ms *membership, c *collaboration, m *member) *api.Membership {
+func (s *Service) membershipView(ms *membership) *api.Membership {
 	d := &ms.data
 	return &api.Membership{
 		Id:                              ms.rec.ID,
 		Arn:                             s.membershipARN(ms.rec.Account, ms.rec.ID),
-		CollaborationArn:                s.collaborationARN(c.rec.Account, c.rec.ID),
-		CollaborationId:                 c.rec.ID,
-		CollaborationCreatorAccountId:   c.rec.Account,
-		CollaborationCreatorDisplayName: c.data.CreatorDisplayName,
-		CollaborationName:               c.data.Name,
+		CollaborationArn:                s.collaborationARN(d.CollaborationCreatorAccountID, ms.rec.Parent),
+		CollaborationId:                 ms.rec.Parent,
+		CollaborationCreatorAccountId:   d.CollaborationCreatorAccountID,
+		CollaborationCreatorDisplayName: d.CollaborationCreatorDisplayName,
+		CollaborationName:               d.CollaborationName,
 		CreateTime:                      ts(ms.rec.CreateTime),
 		UpdateTime:                      ts(ms.rec.UpdateTime),
 		Status:                          api.MembershipStatus(ms.rec.Status),
-		MemberAbilities:                 nonNil(m.data.Abilities),
-		MlMemberAbilities:               m.data.MLAbilities,
+		MemberAbilities:                 nonNil(d.Abilities),
+		MlMemberAbilities:               d.MLAbilities,
 		QueryLogStatus:                  d.QueryLogStatus,
 		JobLogStatus:                    ptr(d.JobLogStatus),
 		DefaultResultConfiguration:      d.DefaultResultConfiguration,
@@ -243,19 +249,6 @@ func (s *Service) membershipView(ms *membership, c *collaboration, m *member) *a
 		PaymentConfiguration:            &d.Payment,
 		IsMetricsEnabled:                d.IsMetricsEnabled,
 	}
-}
-
-// loadMembershipView reads what a membership's view needs.
-func (s *Service) loadMembershipView(ctx context.Context, tx store.Tx, ms *membership) (*api.Membership, error) {
-	c, err := getCollaboration(ctx, tx, ms.rec.Parent)
-	if err != nil {
-		return nil, err
-	}
-	m, err := getMember(ctx, tx, ms.rec.Parent, ms.rec.Account)
-	if err != nil {
-		return nil, err
-	}
-	return s.membershipView(ms, c, m), nil
 }
 
 func (s *Service) GetMembership(ctx context.Context, in *api.GetMembershipInput) (*api.GetMembershipOutput, error) {
@@ -269,8 +262,8 @@ func (s *Service) GetMembership(ctx context.Context, in *api.GetMembershipInput)
 		if err != nil {
 			return err
 		}
-		out, err = s.loadMembershipView(ctx, tx, ms)
-		return err
+		out = s.membershipView(ms)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -304,10 +297,7 @@ func (s *Service) ListMemberships(ctx context.Context, in *api.ListMembershipsIn
 			if err != nil {
 				return err
 			}
-			v, err := s.loadMembershipView(ctx, tx, ms)
-			if err != nil {
-				return err
-			}
+			v := s.membershipView(ms)
 			out.MembershipSummaries = append(out.MembershipSummaries, api.MembershipSummary{
 				Id: v.Id, Arn: v.Arn, CollaborationArn: v.CollaborationArn, CollaborationId: v.CollaborationId,
 				CollaborationCreatorAccountId: v.CollaborationCreatorAccountId, CollaborationCreatorDisplayName: v.CollaborationCreatorDisplayName,
@@ -375,7 +365,7 @@ func (s *Service) UpdateMembership(ctx context.Context, in *api.UpdateMembership
 		if err := ms.save(ctx, tx, s.timestamp()); err != nil {
 			return err
 		}
-		out = s.membershipView(ms, c, m)
+		out = s.membershipView(ms)
 		return nil
 	})
 	if err != nil {

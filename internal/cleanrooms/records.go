@@ -79,6 +79,15 @@ type membershipData struct {
 	DefaultJobResultConfiguration *api.MembershipProtectedJobResultConfiguration   `json:"defaultJobResultConfiguration,omitempty"`
 	Payment                       api.MembershipPaymentConfiguration               `json:"paymentConfiguration"`
 	IsMetricsEnabled              *bool                                            `json:"isMetricsEnabled,omitempty"`
+
+	// What a membership shows of its collaboration and member, kept with it
+	// so that reading a membership is one lookup. Abilities never change;
+	// UpdateCollaboration refreshes the name.
+	CollaborationName               string                 `json:"collaborationName"`
+	CollaborationCreatorAccountID   string                 `json:"collaborationCreatorAccountId"`
+	CollaborationCreatorDisplayName string                 `json:"collaborationCreatorDisplayName"`
+	Abilities                       []api.MemberAbility    `json:"abilities"`
+	MLAbilities                     *api.MLMemberAbilities `json:"mlAbilities,omitempty"`
 }
 
 // configuredTableData is the body of a configured table record.

@@ -6,6 +6,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -78,6 +80,32 @@ type Server struct {
 	queriesDone chan struct{}
 	handler     http.Handler
 	http        *http.Server
+	// requestIDs numbers requests.
+	requestIDs *requestIDs
+}
+
+// requestIDs makes request IDs shaped like UUIDs: a random per-process
+// prefix (so replicas never collide) and a counter, without a call into
+// the kernel's random source per request.
+type requestIDs struct {
+	prefix [8]byte
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	r := &requestIDs{}
+	u := uuid.New()
+	copy(r.prefix[:], u[:8])
+	return r
+}
+
+func (r *requestIDs) next() string {
+	var b [16]byte
+	copy(b[:8], r.prefix[:])
+	binary.BigEndian.PutUint64(b[8:], r.n.Add(1))
+	b[6] = (b[6] & 0x0f) | 0x40 // version 4 layout
+	b[8] = (b[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return uuid.UUID(b).String()
 }
 
 // cleanroomsErrors maps fault kinds to Clean Rooms' modeled errors. It is the
@@ -127,7 +155,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger, requestIDs: newRequestIDs()}
 
 	if cfg.CredentialsFile != "" {
 		accounts, err := auth.LoadCredentials(cfg.CredentialsFile)
@@ -313,7 +341,7 @@ const maxBodyBytes = 8 << 20
 
 // dispatch routes a request to a service by its SigV4 signing name.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
-	reqID := uuid.NewString()
+	reqID := s.requestIDs.next()
 	w.Header().Set("x-amzn-RequestId", reqID)
 	r = r.WithContext(protocol.WithRequestID(r.Context(), reqID))
 
@@ -347,7 +375,11 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, h jsonService
 		h.WriteError(w, r, fault.Newf(fault.Validation, "could not read the request body: %v", err))
 		return
 	}
-	caller, err := s.authn.Authenticate(r, auth.PayloadHash(body))
+	hash := ""
+	if s.authn.Verifies() {
+		hash = auth.PayloadHash(body)
+	}
+	caller, err := s.authn.Authenticate(r, hash)
 	if err != nil {
 		h.WriteError(w, r, err)
 		return

@@ -12,9 +12,13 @@
 //
 // # Durability
 //
-// The database runs in WAL mode with synchronous=FULL: the WAL is fsynced at
-// every commit, so an Update that returned nil survives kill -9 and power
-// loss.
+// The database runs in WAL mode with synchronous=NORMAL, so SQLite itself
+// doesn't fsync at COMMIT; the store does, after the commit and outside the
+// writer lock: an Update returns nil only once an fsync of the WAL that
+// began after its COMMIT has finished, so it survives kill -9 and power
+// loss. Commits are numbered and one fsync covers every commit made before
+// it started, so concurrent Updates share fsyncs (group commit) while the
+// next Updates already run on the writer.
 //
 // # Concurrency
 //
@@ -25,20 +29,16 @@
 // writer, reads inside fn see exactly the state fn's writes are based on:
 // Update is serializable without ever needing to retry fn.
 //
-// Group commit: an fsync costs far more than the statements of a typical
-// Update, so when other Updates are already queued for the writer lock, an
-// Update that finished does not commit; it leaves the transaction open for
-// the queued ones and waits. Each Update after the first of a transaction
-// runs under its own SAVEPOINT and is rolled back to it when fn fails, so one
-// fn's failure never affects another's writes. The last Update of the group
-// (the one that finds nobody queued, or that fills the group to the
-// WithMaxBatch bound)
-// commits once for all of them, and each caller gets nil only after that
-// durable commit. An idle store therefore commits every Update at once, and
-// a busy one amortizes an fsync over many. The only case in which fn is run a
-// second time is when SQLite itself aborted a shared transaction (an I/O
-// error, for instance): the Updates of the group that had succeeded are then
-// rerun, at most three times in all.
+// By default each Update is its own transaction (a COMMIT that doesn't
+// fsync is cheap). WithMaxBatch allows several Updates queued for the
+// writer to share one transaction instead: each Update after the first
+// then runs under its own SAVEPOINT and is rolled back to it when fn fails,
+// so one fn's failure never affects another's writes, and the last Update
+// of the group (the one that finds nobody queued, or that fills the group
+// to the bound) commits for all of them. The only case in which fn is run
+// a second time is when SQLite itself aborted a shared transaction (an I/O
+// error, for instance): the Updates of the group that had succeeded are
+// then rerun, at most three times in all.
 //
 // Reads (View) use a separate pool of query_only connections. Each View is
 // one deferred read transaction, which in WAL mode sees a single snapshot
@@ -98,6 +98,15 @@ type Store struct {
 	cur      *group // the open write transaction, or nil; guarded by wmu
 	maxBatch int
 
+	// Durability. Commits are numbered (committed, guarded by wmu) and an
+	// fsync of the WAL makes every commit numbered up to synced durable.
+	// syncMu serializes fsyncs; Updates whose commit an fsync already
+	// covered don't wait for another.
+	committed atomic.Uint64
+	synced    atomic.Uint64
+	syncMu    sync.Mutex
+	wal       *os.File // the WAL file, opened at the first sync; guarded by syncMu
+
 	// The readers: a pool of connections, each with its statements. An
 	// entry is nil until first used, or after its connection broke.
 	rdb   *sql.DB
@@ -117,9 +126,10 @@ type reader struct {
 // group is one write transaction shared by the Updates that ran in it.
 type group struct {
 	n     int           // Updates whose writes are in the transaction
-	done  chan struct{} // closed when the transaction has ended
+	done  chan struct{} // closed when the transaction has ended (and is durable)
 	err   error         // how it ended: nil when committed
 	retry bool          // SQLite aborted it; its Updates should run again
+	seq   uint64        // its commit's number, once committed
 }
 
 type options struct {
@@ -140,10 +150,10 @@ func WithReadConns(n int) Option {
 	}
 }
 
-// WithMaxBatch sets how many Updates at most share one commit (default 64).
-// The bound keeps the wait of the group's first Update short under heavy
-// load; past a few dozen Updates an fsync is a small share of their cost.
-// 1 disables group commit: every Update then commits, and fsyncs, on its own.
+// WithMaxBatch sets how many Updates at most share one transaction
+// (default 1: each Update commits on its own; fsyncs are shared either
+// way). Sharing transactions saves COMMIT statements but makes every
+// member wait for the group's last one.
 func WithMaxBatch(n int) Option {
 	return func(o *options) {
 		if n > 0 {
@@ -160,7 +170,7 @@ const busyTimeoutMillis = 10000
 // and its parent directories if they are missing, and brings its schema up
 // to date.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	o := options{readConns: 4, maxBatch: 64}
+	o := options{readConns: 4, maxBatch: 1}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -188,7 +198,10 @@ func (s *Store) open(ctx context.Context, abs string, o options) error {
 	wp := url.Values{}
 	wp.Set("_busy_timeout", strconv.Itoa(busyTimeoutMillis))
 	wp.Set("_journal_mode", "WAL")
-	wp.Set("_synchronous", "FULL")
+	// NORMAL: SQLite doesn't fsync at COMMIT; the store fsyncs the WAL itself
+	// after releasing the writer (syncCommitted) and acknowledges an Update
+	// only then, so writes stay durable while one fsync serves many commits.
+	wp.Set("_synchronous", "NORMAL")
 	wdb, err := sql.Open("sqlite", dsn(abs, wp))
 	if err != nil {
 		return fault.Wrap(fault.Internal, err, "sqlitestore: open %s", abs)
@@ -213,11 +226,14 @@ func (s *Store) open(ctx context.Context, abs string, o options) error {
 	if err := s.wconn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&syncMode); err != nil {
 		return fault.Wrap(fault.Unavailable, err, "sqlitestore: open %s", abs)
 	}
-	if syncMode < 2 { // FULL = 2, EXTRA = 3
-		return fault.Newf(fault.Internal, "sqlitestore: %s: synchronous is %d, want FULL (2)", abs, syncMode)
+	if syncMode != 1 { // NORMAL; durability comes from syncCommitted
+		return fault.Newf(fault.Internal, "sqlitestore: %s: synchronous is %d, want NORMAL (1)", abs, syncMode)
 	}
 	if err := migrate(ctx, s.wconn); err != nil {
 		return fault.Wrap(fault.Internal, err, "sqlitestore: %s", abs)
+	}
+	if err := s.syncWAL(); err != nil {
+		return fault.Wrap(fault.Unavailable, err, "sqlitestore: %s", abs)
 	}
 	// Make the file's directory entry durable: SQLite syncs the directory
 	// when it creates the WAL, but not for the database file itself.
@@ -320,8 +336,9 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx store.Tx) error) (ret
 
 	g, savepoint, err := s.joinLocked()
 	if err != nil {
-		s.endLocked()
+		ended := s.endLocked()
 		s.wmu.Unlock()
+		s.syncCommitted(ended)
 		return false, err
 	}
 	t := &tx{s: s, write: true}
@@ -330,8 +347,9 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx store.Tx) error) (ret
 		if !returned { // fn panicked or called runtime.Goexit: undo its writes
 			t.done = true
 			s.leaveLocked(g, savepoint, false)
-			s.endLocked()
+			ended := s.endLocked()
 			s.wmu.Unlock()
+			s.syncCommitted(ended)
 		}
 	}()
 	ferr := fn(t)
@@ -345,8 +363,9 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx store.Tx) error) (ret
 		}
 	}
 	kept := s.leaveLocked(g, savepoint, ferr == nil)
-	s.endLocked()
+	ended := s.endLocked()
 	s.wmu.Unlock()
+	s.syncCommitted(ended)
 	if ferr != nil {
 		return false, ferr
 	}
@@ -413,11 +432,13 @@ func (s *Store) leaveLocked(g *group, savepoint, ok bool) bool {
 }
 
 // endLocked commits the open write transaction unless more Updates are
-// queued to join it.
-func (s *Store) endLocked() {
+// queued to join it. A committed transaction is returned for the caller to
+// make durable with syncCommitted once it has released the writer; a
+// transaction that ended otherwise is finished here.
+func (s *Store) endLocked() *group {
 	g := s.cur
 	if g == nil || (s.waiting.Load() > 0 && g.n < s.maxBatch) {
-		return
+		return nil
 	}
 	s.cur = nil
 	if g.n == 0 {
@@ -426,8 +447,62 @@ func (s *Store) endLocked() {
 		g.err = storeErr("commit", err)
 		// A failed COMMIT can leave the transaction open; end it.
 		_, _ = s.wexec("ROLLBACK")
+	} else {
+		g.seq = s.committed.Add(1)
+		return g
 	}
 	close(g.done)
+	return nil
+}
+
+// syncCommitted makes the committed transaction g durable and tells its
+// Updates. It runs without the writer lock, so the next transaction's
+// Updates proceed during the fsync, and one fsync covers every commit made
+// before it started.
+func (s *Store) syncCommitted(g *group) {
+	if g == nil {
+		return
+	}
+	if s.synced.Load() < g.seq {
+		s.syncMu.Lock()
+		if s.synced.Load() < g.seq {
+			// Every commit numbered up to upTo has returned, so its WAL
+			// frames are written; the fsync makes them durable.
+			upTo := s.committed.Load()
+			if err := s.syncWALLocked(); err != nil {
+				g.err = storeErr("sync the WAL", err)
+			} else {
+				s.synced.Store(upTo)
+			}
+		}
+		s.syncMu.Unlock()
+	}
+	close(g.done)
+}
+
+// syncWAL fsyncs the WAL file.
+func (s *Store) syncWAL() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	return s.syncWALLocked()
+}
+
+func (s *Store) syncWALLocked() error {
+	if s.wal == nil {
+		// SQLite keeps the WAL file (same inode, rewritten from the start
+		// after checkpoints) for as long as connections are open, which is
+		// the store's lifetime; fsync flushes the inode whichever
+		// descriptor wrote it.
+		f, err := os.OpenFile(s.path+"-wal", os.O_RDWR, 0)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // no WAL yet: nothing was written since it was last reset
+		}
+		if err != nil {
+			return err
+		}
+		s.wal = f
+	}
+	return s.wal.Sync()
 }
 
 // abortLocked rolls the open write transaction back and tells its members to
@@ -567,6 +642,9 @@ func (s *Store) Close() error {
 
 func (s *Store) closeResources() error {
 	var errs []error
+	if s.wal != nil {
+		errs = append(errs, s.wal.Close())
+	}
 	if s.wstmts != nil {
 		errs = append(errs, s.wstmts.close())
 	}
