@@ -61,7 +61,7 @@ func serve(args []string, stderr io.Writer) error {
 		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
 		grace    = fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on shutdown")
 		qTimeout = fs.Duration("query-timeout", 30*time.Minute, "how long a protected query may run before it ends TIMED_OUT")
-		qWorkers = fs.Int("query-workers", 2, "how many protected queries this process runs at once")
+		qWorkers = fs.Int("query-workers", 2, "how many protected queries this process runs at once (0: none, leave them to other replicas)")
 	)
 	fs.Var(quotaFlags{&quotas}, "quota", "override a quota, NAME=VALUE (see the README for the names); repeatable")
 	if err := fs.Parse(args); err != nil {
@@ -72,13 +72,17 @@ func serve(args []string, stderr io.Writer) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	workers := *qWorkers
+	if workers == 0 {
+		workers = -1 // the server's zero value means "the default"
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
 	srv, err := server.New(ctx, server.Config{
 		DataDir: *dataDir, DatabaseURL: *dbURL, Region: *region, CredentialsFile: *creds,
-		Quotas: quotas, Logger: log, QueryTimeout: *qTimeout, QueryWorkers: *qWorkers,
+		Quotas: quotas, Logger: log, QueryTimeout: *qTimeout, QueryWorkers: workers,
 	})
 	if err != nil {
 		return err

@@ -136,7 +136,8 @@ type QueryConfig struct {
 	ScratchDir string
 	// Timeout ends a query as TIMED_OUT (default 30 minutes).
 	Timeout time.Duration
-	// Workers is how many queries this process runs at once (default 2).
+	// Workers is how many queries this process runs at once (default 2; a
+	// negative number runs none here, leaving them to other replicas).
 	Workers int
 	// Instance names this process in query leases (default random).
 	Instance string
@@ -188,13 +189,13 @@ func New(cfg Config) *Service {
 	if s.queries.Timeout <= 0 {
 		s.queries.Timeout = 30 * time.Minute
 	}
-	if s.queries.Workers <= 0 {
+	if s.queries.Workers == 0 {
 		s.queries.Workers = 2
 	}
 	if s.queries.Instance == "" {
 		s.queries.Instance = uuid.NewString()
 	}
-	s.kick = make(chan struct{}, s.queries.Workers)
+	s.kick = make(chan struct{}, max(1, s.queries.Workers))
 	if s.sql == nil {
 		s.sql = fallbackAnalyzer{}
 	}

@@ -57,7 +57,8 @@ type Config struct {
 	// CheckResponses validates every response against the model (tests).
 	CheckResponses bool
 	// QueryTimeout ends a protected query as TIMED_OUT (default 30 minutes);
-	// QueryWorkers is how many run at once in this process (default 2).
+	// QueryWorkers is how many run at once in this process (default 2;
+	// negative: none).
 	QueryTimeout time.Duration
 	QueryWorkers int
 }
