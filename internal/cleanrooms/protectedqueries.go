@@ -498,6 +498,7 @@ func (s *Service) ListProtectedQueries(ctx context.Context, in *api.ListProtecte
 	if err != nil {
 		return nil, err
 	}
+	pg = pg.NewestFirst() // AWS lists protected queries most recent first
 	f := store.Filter{Parent: in.MembershipIdentifier}
 	if in.Status != nil {
 		f.Statuses = []string{string(*in.Status)}

@@ -15,9 +15,10 @@ import (
 
 // Page is a decoded list position.
 type Page struct {
-	scope string
-	after int64
-	limit int
+	scope  string
+	after  int64
+	limit  int
+	newest bool
 }
 
 type token struct {
@@ -52,9 +53,17 @@ func Read(field string, tok *string, maxResults *int32, defaultLimit int, scope 
 	return p, nil
 }
 
+// NewestFirst makes the list run from the most recent record back.
+func (p Page) NewestFirst() Page {
+	p.newest = true
+	return p
+}
+
 // Query returns the store page to read: one record more than the page holds,
 // to learn whether another page follows.
-func (p Page) Query() store.Page { return store.Page{After: p.after, Limit: p.limit + 1} }
+func (p Page) Query() store.Page {
+	return store.Page{After: p.after, Limit: p.limit + 1, Descending: p.newest}
+}
 
 // Next trims recs to the page and returns the token of the next page, or nil
 // on the last page.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -362,6 +363,24 @@ func TestProtectedQueryCancelAndLimits(t *testing.T) {
 	var final []string
 	for _, id := range ids {
 		final = append(final, string(w.wait(t, id).Status))
+	}
+	// The list runs from the most recent query back, a page at a time.
+	var listed []string
+	var token *string
+	for {
+		page := must(ts.client(acctA).ListProtectedQueries(context.Background(), &cleanrooms.ListProtectedQueriesInput{
+			MembershipIdentifier: aws.String(w.p.msA), MaxResults: aws.Int32(2), NextToken: token})).ok(t)
+		for _, q := range page.ProtectedQueries {
+			listed = append(listed, *q.Id)
+		}
+		if token = page.NextToken; token == nil {
+			break
+		}
+	}
+	reversed := slices.Clone(ids)
+	slices.Reverse(reversed)
+	if !slices.Equal(listed, reversed) {
+		t.Errorf("ListProtectedQueries order %v, want newest first %v", listed, reversed)
 	}
 	sort.Strings(final)
 	if final[0] != "CANCELLED" && !strings.Contains(strings.Join(final, ","), "CANCELLED") && err == nil {

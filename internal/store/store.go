@@ -51,10 +51,13 @@ type Filter struct {
 	Statuses []string // any of these statuses
 }
 
-// Page bounds a List: records with Seq > After, at most Limit of them.
+// Page bounds a List: records with Seq > After, at most Limit of them; or,
+// when Descending, records with Seq < After (every record when After is 0),
+// newest first.
 type Page struct {
-	After int64
-	Limit int // must be > 0
+	After      int64
+	Limit      int // must be > 0
+	Descending bool
 }
 
 // Tx is a transaction. Its methods may only be used inside the function
@@ -83,9 +86,9 @@ type Tx interface {
 	Update(ctx context.Context, r *Record) error
 	// Delete removes the record (kind, id), or fails with NotFound.
 	Delete(ctx context.Context, kind, id string) error
-	// List returns the records of kind matching f, in increasing Seq order,
-	// starting after p.After, at most p.Limit of them. A Limit below 1 is an
-	// Internal error.
+	// List returns the records of kind matching f, in increasing Seq order
+	// starting after p.After (decreasing and before it when p.Descending),
+	// at most p.Limit of them. A Limit below 1 is an Internal error.
 	List(ctx context.Context, kind string, f Filter, p Page) ([]*Record, error)
 	// Count returns how many records of kind match f.
 	Count(ctx context.Context, kind string, f Filter) (int, error)

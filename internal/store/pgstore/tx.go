@@ -220,10 +220,20 @@ func (t *tx) List(ctx context.Context, kind string, f store.Filter, p store.Page
 		return nil, fault.Newf(fault.Internal, "pgstore: list %s: page limit %d is not positive", kind, p.Limit)
 	}
 	cond, args := where(kind, f, nil)
-	args = append(args, p.After, p.Limit)
-	q := "SELECT " + recordColumns + " FROM records WHERE " + cond +
-		" AND seq > $" + strconv.Itoa(len(args)-1) +
-		" ORDER BY seq LIMIT $" + strconv.Itoa(len(args))
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	q := "SELECT " + recordColumns + " FROM records WHERE " + cond
+	switch {
+	case !p.Descending:
+		q += " AND seq > " + arg(p.After) + " ORDER BY seq"
+	case p.After > 0:
+		q += " AND seq < " + arg(p.After) + " ORDER BY seq DESC"
+	default:
+		q += " ORDER BY seq DESC"
+	}
+	q += " LIMIT " + arg(p.Limit)
 	rows, err := t.ptx.Query(ctx, q, args...)
 	if err != nil {
 		return nil, t.fail(ctx, err, "pgstore: list %s", kind)

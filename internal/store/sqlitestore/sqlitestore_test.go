@@ -203,7 +203,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 }
 
 func mustQuery(count bool, f store.Filter) string {
-	q, _ := filterQuery(count, "k", f)
+	q, _ := filterQuery(count, "k", f, store.Page{Limit: 1})
 	return q
 }
 

@@ -276,7 +276,7 @@ func (t *tx) Delete(ctx context.Context, kind, id string) error {
 // filterQuery builds the SELECT (or count) of the records of kind matching
 // f, with its arguments. A List query ends with "seq > ? ORDER BY seq LIMIT
 // ?", whose two arguments the caller appends.
-func filterQuery(count bool, kind string, f store.Filter) (string, []any) {
+func filterQuery(count bool, kind string, f store.Filter, p store.Page) (string, []any) {
 	var b strings.Builder
 	args := make([]any, 0, 5+len(f.Statuses))
 	if count {
@@ -306,8 +306,17 @@ func filterQuery(count bool, kind string, f store.Filter) (string, []any) {
 			args = append(args, st)
 		}
 	}
-	if !count {
+	switch {
+	case count:
+	case !p.Descending:
 		b.WriteString(" AND seq > ? ORDER BY seq LIMIT ?")
+		args = append(args, p.After, p.Limit)
+	case p.After > 0:
+		b.WriteString(" AND seq < ? ORDER BY seq DESC LIMIT ?")
+		args = append(args, p.After, p.Limit)
+	default:
+		b.WriteString(" ORDER BY seq DESC LIMIT ?")
+		args = append(args, p.Limit)
 	}
 	return b.String(), args
 }
@@ -320,8 +329,7 @@ func (t *tx) List(ctx context.Context, kind string, f store.Filter, p store.Page
 	if p.Limit <= 0 {
 		return nil, errorf("list: page limit is %d, want > 0", p.Limit)
 	}
-	q, args := filterQuery(false, kind, f)
-	args = append(args, p.After, p.Limit)
+	q, args := filterQuery(false, kind, f, p)
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, t.fail(ctx, "list", err)
@@ -338,7 +346,7 @@ func (t *tx) Count(ctx context.Context, kind string, f store.Filter) (int, error
 	if err := t.check(ctx, "count", false); err != nil {
 		return 0, err
 	}
-	q, args := filterQuery(true, kind, f)
+	q, args := filterQuery(true, kind, f, store.Page{})
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return 0, t.fail(ctx, "count", err)

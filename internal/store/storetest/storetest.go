@@ -718,6 +718,42 @@ func testListPaging(t *testing.T, h Harness) {
 			})
 		}
 	}
+	t.Run("Descending", func(t *testing.T) {
+		for _, f := range listFilters {
+			var want []string
+			for i := len(all) - 1; i >= 0; i-- {
+				if matches(all[i], f) {
+					want = append(want, all[i].ID)
+				}
+			}
+			var got []*store.Record
+			before := int64(0)
+			for pages := 0; pages < 10000; pages++ {
+				var page []*store.Record
+				err := s.View(t.Context(), func(tx store.Tx) error {
+					var err error
+					page, err = tx.List(t.Context(), "item", f, store.Page{After: before, Limit: 2, Descending: true})
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page) == 0 {
+					break
+				}
+				for _, r := range page {
+					if before != 0 && r.Seq >= before {
+						t.Fatalf("%+v: descending List before %d returned Seq %d", f, before, r.Seq)
+					}
+					before = r.Seq
+				}
+				got = append(got, page...)
+			}
+			if !slices.Equal(ids(got), want) {
+				t.Errorf("%+v: descending paged IDs = %v, want %v", f, ids(got), want)
+			}
+		}
+	})
 	t.Run("AfterLast", func(t *testing.T) {
 		last := all[len(all)-1].Seq
 		var got []*store.Record
