@@ -21,11 +21,10 @@ import (
 // There is no GROUP BY, HAVING, ORDER BY or OFFSET.
 
 type listChecker struct {
-	c         *checker
-	f         *fromClause
-	listCols  map[*tableUse]map[string]bool
-	joinCols  map[*tableUse]map[string]bool
-	hasColumn bool
+	c        *checker
+	f        *fromClause
+	listCols map[*tableUse]map[string]bool
+	joinCols map[*tableUse]map[string]bool
 }
 
 func (c *checker) checkList(q node) error {

@@ -9,8 +9,6 @@ import (
 // encoding/xml from these types, never concatenated by hand; requests are
 // decoded into them (element names match in any namespace).
 
-const s3NS = "http://s3.amazonaws.com/doc/2006-03-01/"
-
 // xmlTime formats a time as S3 does in XML (ISO 8601, milliseconds, UTC).
 func xmlTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
