@@ -169,6 +169,8 @@ func TestErrors(t *testing.T) {
 			wantStatus: 400, wantCode: "ValidationException"},
 		{name: "unknown route", method: "GET", target: "/nothing", wantStatus: 404, wantCode: "UnknownOperationException"},
 		{name: "wrong method", method: "PUT", target: "/things/x", wantStatus: 404, wantCode: "UnknownOperationException"},
+		{name: "doubled slash", method: "GET", target: "//things//batch", wantStatus: 404, wantCode: "UnknownOperationException"},
+		{name: "trailing slash", method: "GET", target: "/things/batch/", wantStatus: 404, wantCode: "UnknownOperationException"},
 		{name: "not found", method: "POST", target: "/things/x", body: `{"name":"a"}`,
 			fail: fault.Missing("MEMBERSHIP", "m-1", "gone"), wantStatus: 404, wantCode: "ResourceNotFoundException",
 			wantBody: map[string]any{"message": "gone", "resourceId": "m-1", "resourceType": "MEMBERSHIP"}},

@@ -93,6 +93,12 @@ func splitPath(p string) []string {
 // match finds the route for method and the escaped path; it returns the
 // decoded label values in template order.
 func (rt *router) match(method, escapedPath string) (*route, []string, bool) {
+	// Empty segments ("//", a trailing "/") name no operation; clients
+	// never send them, and tolerating them would give one resource many
+	// paths.
+	if escapedPath != "/" && (strings.Contains(escapedPath, "//") || strings.HasSuffix(escapedPath, "/")) {
+		return nil, nil, false
+	}
 	segs := splitPath(escapedPath)
 	var values []string
 	r, ok := rt.walk(rt.root, method, segs, &values)
