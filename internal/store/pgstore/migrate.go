@@ -4,14 +4,11 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cleanroomsd/cleanroomsd/internal/store/migration"
 )
 
 // Migrations are the numbered files in migrations/, NNNN_name.sql, applied in
@@ -27,52 +24,22 @@ var migrationFS embed.FS
 // The value is arbitrary but fixed forever ("cleanrms" in ASCII).
 const migrateLockKey int64 = 0x636c65616e726d73
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in version order. Versions
-// must start at 1 and have no gaps or duplicates.
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+// loadMigrations returns the embedded migrations in version order.
+func loadMigrations() ([]migration.Migration, error) {
+	ms, err := migration.Load(migrationFS, "migrations")
 	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		if !ok {
-			return nil, fmt.Errorf("pgstore: migration %s: name is not NNNN_name.sql", base)
-		}
-		v, err := strconv.Atoi(num)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("pgstore: migration %s: bad version %q", base, num)
-		}
-		body, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(body)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("pgstore: migration %s: expected version %d", m.name, i+1)
-		}
+		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	return ms, nil
 }
 
 // SchemaVersion is the schema version this binary creates and understands.
 func SchemaVersion() int {
-	ms, err := loadMigrations(migrationFS)
-	if err != nil || len(ms) == 0 {
+	ms, err := loadMigrations()
+	if err != nil {
 		return 0
 	}
-	return ms[len(ms)-1].version
+	return migration.Latest(ms)
 }
 
 // migrate brings the database's schema up to the newest embedded version.
@@ -83,11 +50,8 @@ func SchemaVersion() int {
 // find nothing to do. PostgreSQL's DDL is transactional, so a failed
 // migration leaves no trace and the next start tries again. A database whose
 // version is newer than the binary's is refused, never downgraded.
-func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration) error {
-	known := 0
-	if len(ms) > 0 {
-		known = ms[len(ms)-1].version
-	}
+func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration.Migration) error {
+	known := migration.Latest(ms)
 	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		// Migrations may legitimately run longer than a request.
 		if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
@@ -111,11 +75,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration) error {
 			return &schemaTooNewError{db: current, known: known}
 		}
 		for _, m := range ms[current:] {
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("pgstore: migration %s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("pgstore: migration %s: %w", m.Name, err)
 			}
-			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
-				return fmt.Errorf("pgstore: recording migration %s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
+				return fmt.Errorf("pgstore: recording migration %s: %w", m.Name, err)
 			}
 		}
 		return nil

@@ -194,7 +194,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		rp["timezone"] = "UTC"
 	}
 
-	ms, err := loadMigrations(migrationFS)
+	ms, err := loadMigrations()
 	if err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "pgstore: embedded migrations")
 	}

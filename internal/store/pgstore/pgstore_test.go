@@ -551,8 +551,8 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 }
 
 func TestLoadMigrations(t *testing.T) {
-	ms, err := loadMigrations(migrationFS)
-	if err != nil || len(ms) == 0 || ms[0].version != 1 {
+	ms, err := loadMigrations()
+	if err != nil || len(ms) == 0 || ms[0].Version != 1 {
 		t.Fatalf("loadMigrations = %v, %v", ms, err)
 	}
 }
