@@ -190,7 +190,7 @@ func FuzzDecodeRequest(f *testing.F) {
 func fuzzHandler(tb testing.TB) (*protocol.RestJSON, *syncBuffer) {
 	tb.Helper()
 	ops := fakeOps(func(op string, _ wire.Input) (any, error) { return zeroOutput(op), nil }, fuzzUnimplemented)
-	codec, err := protocol.NewErrorCodec(errorTable(), cleanroomsapi.ErrorShapes())
+	codec, err := protocol.NewErrorCodec(cleanroomsapi.ErrorTable(), cleanroomsapi.ErrorShapes())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -39,20 +39,6 @@ import (
 	"github.com/cleanroomsd/cleanroomsd/internal/wire"
 )
 
-// errorTable maps every fault kind to a modeled Clean Rooms error.
-func errorTable() protocol.ErrorTable {
-	return protocol.ErrorTable{
-		fault.Internal:      "InternalServerException",
-		fault.Unavailable:   "InternalServerException",
-		fault.Validation:    "ValidationException",
-		fault.AccessDenied:  "AccessDeniedException",
-		fault.NotFound:      "ResourceNotFoundException",
-		fault.Conflict:      "ConflictException",
-		fault.QuotaExceeded: "ServiceQuotaExceededException",
-		fault.Throttled:     "ThrottlingException",
-	}
-}
-
 // callFunc stands in for the service: it gets the operation's name and its
 // decoded input.
 type callFunc func(op string, in wire.Input) (any, error)
@@ -84,7 +70,7 @@ func fakeOps(call callFunc, keep ...string) []wire.Operation {
 
 func newHandler(tb testing.TB, ops []wire.Operation) *protocol.RestJSON {
 	tb.Helper()
-	codec, err := protocol.NewErrorCodec(errorTable(), cleanroomsapi.ErrorShapes())
+	codec, err := protocol.NewErrorCodec(cleanroomsapi.ErrorTable(), cleanroomsapi.ErrorShapes())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -37,7 +37,6 @@ import (
 	"github.com/cleanroomsd/cleanroomsd/internal/store"
 	"github.com/cleanroomsd/cleanroomsd/internal/store/pgstore"
 	"github.com/cleanroomsd/cleanroomsd/internal/store/sqlitestore"
-	"github.com/cleanroomsd/cleanroomsd/internal/wire"
 )
 
 // Config configures a Server.
@@ -109,45 +108,6 @@ func (r *requestIDs) next() string {
 	return uuid.UUID(b).String()
 }
 
-// cleanroomsErrors maps fault kinds to Clean Rooms' modeled errors. It is the
-// one place that choice is made; protocol.NewErrorCodec checks it is
-// complete against the model.
-func cleanroomsErrors() protocol.ErrorTable {
-	return protocol.ErrorTable{
-		fault.Internal:      "InternalServerException",
-		fault.Unavailable:   "InternalServerException",
-		fault.Validation:    "ValidationException",
-		fault.AccessDenied:  "AccessDeniedException",
-		fault.NotFound:      "ResourceNotFoundException",
-		fault.Conflict:      "ConflictException",
-		fault.QuotaExceeded: "ServiceQuotaExceededException",
-		fault.Throttled:     "ThrottlingException",
-	}
-}
-
-// glueErrors maps fault kinds to Glue's errors. AccessDeniedException and
-// ThrottlingException are not in the operations' modeled errors but Glue
-// answers with them; glueExtraErrors describes them.
-func glueErrors() protocol.ErrorTable {
-	return protocol.ErrorTable{
-		fault.Internal:      "InternalServiceException",
-		fault.Unavailable:   "InternalServiceException",
-		fault.Validation:    "InvalidInputException",
-		fault.AccessDenied:  "AccessDeniedException",
-		fault.NotFound:      "EntityNotFoundException",
-		fault.Conflict:      "AlreadyExistsException",
-		fault.QuotaExceeded: "ResourceNumberLimitExceededException",
-		fault.Throttled:     "ThrottlingException",
-	}
-}
-
-func glueErrorShapes() map[string]wire.ErrorShape {
-	shapes := glueapi.ErrorShapes()
-	shapes["AccessDeniedException"] = wire.ErrorShape{Name: "AccessDeniedException", Status: 400, Sender: true, Members: []string{"Message"}}
-	shapes["ThrottlingException"] = wire.ErrorShape{Name: "ThrottlingException", Status: 400, Sender: true, Members: []string{"Message"}}
-	return shapes
-}
-
 // New opens the store and builds every service.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
@@ -213,7 +173,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		defer close(s.queriesDone)
 		svc.RunQueries(qctx)
 	}()
-	codec, err := protocol.NewErrorCodec(cleanroomsErrors(), cleanroomsapi.ErrorShapes())
+	codec, err := protocol.NewErrorCodec(cleanroomsapi.ErrorTable(), cleanroomsapi.ErrorShapes())
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -225,7 +185,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 
-	glueCodec, err := protocol.NewErrorCodec(glueErrors(), glueErrorShapes())
+	glueCodec, err := protocol.NewErrorCodec(glueapi.ErrorTable(), glueapi.ServedErrorShapes())
 	if err != nil {
 		st.Close()
 		return nil, err
