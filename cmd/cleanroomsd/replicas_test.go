@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,45 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cleanrooms"
 	"github.com/aws/aws-sdk-go-v2/service/cleanrooms/types"
 	"github.com/aws/smithy-go"
-	"github.com/jackc/pgx/v5"
+
+	"github.com/cleanroomsd/cleanroomsd/internal/store/pgstore/pgtest"
 )
 
-// postgresDatabase creates a database of its own for one test and returns
-// its URL and an admin connection; both go away with the test.
-func postgresDatabase(t *testing.T) (string, *pgx.Conn, string) {
-	t.Helper()
-	admin := os.Getenv("CLEANROOMS_TEST_POSTGRES_URL")
-	if admin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CLEANROOMS_TEST_POSTGRES_URL is not set; CI needs PostgreSQL")
-		}
-		t.Skip("CLEANROOMS_TEST_POSTGRES_URL is not set")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "cleanroomsd_replicas_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		conn.Close(ctx)
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String(), conn, name
-}
-
 func TestTwoReplicasBehaveAsOneService(t *testing.T) {
-	dbURL, _, _ := postgresDatabase(t)
+	dbURL, _, _ := pgtest.Database(t)
 	r1 := startServer(t, t.TempDir(), "--database-url", dbURL)
 	r2 := startServer(t, t.TempDir(), "--database-url", dbURL)
 	ctx := context.Background()
@@ -145,7 +108,7 @@ func TestTwoReplicasBehaveAsOneService(t *testing.T) {
 // TestKill9OfAReplicaLosesNoAcknowledgedWrite kills one replica mid-stream
 // and reads every acknowledged write back through the other.
 func TestKill9OfAReplicaLosesNoAcknowledgedWrite(t *testing.T) {
-	dbURL, _, _ := postgresDatabase(t)
+	dbURL, _, _ := pgtest.Database(t)
 	victim := startServer(t, t.TempDir(), "--database-url", dbURL, "--quota", "collaborations-per-account=100000")
 	survivor := startServer(t, t.TempDir(), "--database-url", dbURL)
 	ctx := context.Background()
@@ -201,19 +164,14 @@ func TestKill9OfAReplicaLosesNoAcknowledgedWrite(t *testing.T) {
 // (connections refused and existing ones terminated, which is what a
 // PostgreSQL restart looks like to the server) and brings it back.
 func TestDatabaseOutageGives5xxAndRecovers(t *testing.T) {
-	dbURL, admin, name := postgresDatabase(t)
+	dbURL, name, admin := pgtest.Database(t)
 	rep := startServer(t, t.TempDir(), "--database-url", dbURL)
 	ctx := context.Background()
 	cl := rep.client("111111111111")
 	if _, err := cl.ListCollaborations(ctx, &cleanrooms.ListCollaborationsInput{}); err != nil {
 		t.Fatal(err)
 	}
-	exec := func(sql string) {
-		t.Helper()
-		if _, err := admin.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
-	}
+	exec := func(sql string) { pgtest.Exec(t, admin, sql) }
 	exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS false")
 	exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + name + "'")
 	start := time.Now()

@@ -2,21 +2,17 @@ package cleanrooms
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	api "github.com/cleanroomsd/cleanroomsd/internal/api/cleanroomsapi"
 	"github.com/cleanroomsd/cleanroomsd/internal/store"
 	"github.com/cleanroomsd/cleanroomsd/internal/store/pgstore"
+	"github.com/cleanroomsd/cleanroomsd/internal/store/pgstore/pgtest"
 	"github.com/cleanroomsd/cleanroomsd/internal/store/sqlitestore"
 )
 
@@ -33,36 +29,16 @@ func queueStores(t *testing.T) map[string]func(t *testing.T) store.Store {
 			return s
 		},
 	}
-	admin := os.Getenv("CLEANROOMS_TEST_POSTGRES_URL")
-	if admin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CLEANROOMS_TEST_POSTGRES_URL is not set; CI needs PostgreSQL")
-		}
-		return stores
+	if os.Getenv(pgtest.URLEnv) == "" && os.Getenv("CI") != "true" {
+		return stores // PostgreSQL is optional outside CI
 	}
 	stores["postgres"] = func(t *testing.T) store.Store {
-		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, admin)
+		dbURL, _, _ := pgtest.Database(t)
+		s, err := pgstore.Open(context.Background(), dbURL)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := make([]byte, 6)
-		rand.Read(b)
-		name := "cleanrooms_queue_" + hex.EncodeToString(b)
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-			t.Fatal(err)
-		}
-		u, _ := url.Parse(admin)
-		u.Path = "/" + name
-		s, err := pgstore.Open(ctx, u.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			s.Close()
-			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			conn.Close(ctx)
-		})
+		t.Cleanup(func() { s.Close() })
 		return s
 	}
 	return stores
