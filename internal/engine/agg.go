@@ -212,7 +212,7 @@ func (c *checker) checkAggregation(q node) error {
 			return invalid("AGGREGATION rule of table %q requires it to be joined to a table of the member who can query (joinRequired: QUERY_RUNNER)", in.use.key)
 		}
 	}
-	return a.addOutputConstraints(q)
+	return a.rewrite(q)
 }
 
 // checkGroupSets refuses ROLLUP, CUBE and GROUPING SETS: the only grouping
@@ -563,100 +563,6 @@ func operatorName(n node) string {
 		return "struct field access"
 	}
 	return strings.ToLower(str(n, "type"))
-}
-
-// addOutputConstraints appends COUNT(DISTINCT alias.col) >= minimum to
-// HAVING for every output constraint of every table instance in the query;
-// the highest minimum per column wins. Columns that an INNER JOIN equates
-// (an equality reached through ANDs only, between columns of the same type)
-// hold the same values on every joined row, so they have the same distinct
-// count: one COUNT(DISTINCT) with the highest of their minimums enforces all
-// of their constraints, and it is the one the query already computes when it
-// does.
-func (a *aggChecker) addOutputConstraints(q node) error {
-	parent := map[instCol]instCol{}
-	var find func(x instCol) instCol
-	find = func(x instCol) instCol {
-		p, ok := parent[x]
-		if !ok || p == x {
-			return x
-		}
-		r := find(p)
-		parent[x] = r
-		return r
-	}
-	for _, e := range a.f.eq {
-		if colType(e[0]) != "" && colType(e[0]) == colType(e[1]) {
-			ra, rb := find(e[0]), find(e[1])
-			if ra != rb {
-				parent[ra] = rb
-			}
-		}
-	}
-	// Columns the SELECT list already counts distinct.
-	counted := map[instCol]bool{}
-	for _, item := range nodes(q, "select_list") {
-		if str(item, "class") == "FUNCTION" && str(item, "function_name") == "count" && boolean(item, "distinct") {
-			if ch := nodes(item, "children"); len(ch) == 1 {
-				if in, col, err := a.f.resolve(ch[0]); err == nil {
-					counted[instCol{in, col}] = true
-				}
-			}
-		}
-	}
-	mins := map[instCol]int64{}
-	rep := map[instCol]instCol{}
-	var order []instCol
-	for _, in := range a.f.insts {
-		for _, oc := range in.use.table.Rule.Aggregation.OutputConstraints {
-			if oc.Type != cleanroomsapi.AggregationTypeCountDistinct {
-				return invalid("AGGREGATION rule of table %q: output constraint type %s is not supported", in.use.key, oc.Type)
-			}
-			col := strings.ToLower(oc.ColumnName)
-			if !in.use.colOK[col] {
-				return invalid("AGGREGATION rule of table %q: output constraint column %q is not an allowed column of the table", in.use.key, col)
-			}
-			min := int64(2)
-			if oc.Minimum != nil {
-				min = int64(*oc.Minimum)
-			}
-			k := instCol{in, col}
-			cls := find(k)
-			if _, ok := mins[cls]; !ok {
-				order = append(order, cls)
-				rep[cls] = k
-			}
-			if counted[k] && !counted[rep[cls]] {
-				rep[cls] = k
-			}
-			if min > mins[cls] {
-				mins[cls] = min
-			}
-		}
-	}
-	if len(order) == 0 {
-		return nil
-	}
-	var conds []node
-	if h := obj(q, "having"); h != nil {
-		if str(h, "type") == "CONJUNCTION_AND" {
-			conds = append(conds, nodes(h, "children")...)
-		} else {
-			conds = append(conds, h)
-		}
-	}
-	for _, cls := range order {
-		k := rep[cls]
-		count := functionNode("count", true, columnRefNode(k.inst.alias, k.col))
-		conds = append(conds, comparisonNode("COMPARE_GREATERTHANOREQUALTO", count,
-			constantNode("INTEGER", json.Number(strconv.FormatInt(mins[cls], 10)))))
-	}
-	if len(conds) == 1 {
-		q["having"] = conds[0]
-	} else {
-		q["having"] = andNode(conds...)
-	}
-	return nil
 }
 
 // colType returns the DuckDB type of an instance's column, or "".

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -17,6 +18,8 @@ type tableUse struct {
 
 // checker holds the state of one Check.
 type checker struct {
+	e        *Engine
+	ctx      context.Context
 	req      *Request
 	ruleType string
 	tables   map[string]*tableUse
@@ -216,6 +219,12 @@ func (c *checker) check(doc node) error {
 	default:
 		return c.checkCustom(q)
 	}
+}
+
+// safety returns the classifier of expressions that can fail, with colType
+// giving the types of column references.
+func (c *checker) safety(colType func(ref node) string) *safety {
+	return &safety{e: c.e, ctx: c.ctx, colType: colType}
 }
 
 // rewriteTables points every configured-table reference at its sandbox view.

@@ -193,6 +193,8 @@ type Engine struct {
 	cfg    Config
 	parser *sql.DB
 
+	protos *protos
+
 	spare chan *freshDB // a database opened ahead of time
 	done  chan struct{}
 	wg    sync.WaitGroup // keepSpare and background closes
@@ -239,7 +241,12 @@ func New(cfg Config) (*Engine, error) {
 	}
 	db.SetMaxOpenConns(runtime.GOMAXPROCS(0))
 	db.SetMaxIdleConns(runtime.GOMAXPROCS(0))
-	e := &Engine{cfg: cfg, parser: db, spare: make(chan *freshDB, 1), done: make(chan struct{})}
+	ps, err := parseProtos(context.Background(), db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, parser: db, protos: ps, spare: make(chan *freshDB, 1), done: make(chan struct{})}
 	e.wg.Add(1)
 	go e.keepSpare()
 	return e, nil
@@ -304,7 +311,7 @@ func (e *Engine) Check(ctx context.Context, req *Request) (*Plan, error) {
 	if err := e.bindParameters(ctx, stmt, req); err != nil {
 		return nil, err
 	}
-	c := &checker{req: req, tables: map[string]*tableUse{}}
+	c := &checker{e: e, ctx: ctx, req: req, tables: map[string]*tableUse{}}
 	if err := c.check(stmt); err != nil {
 		return nil, failClosed(err)
 	}

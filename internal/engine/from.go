@@ -56,6 +56,9 @@ func (c *checker) collectFrom(n node, rule string, joinCols func(*tableUse) map[
 			if alias == "" {
 				alias = strings.ToLower(str(n, "table_name"))
 			}
+			if strings.HasPrefix(alias, "__cr") {
+				return nil, invalid("%s rule: table aliases can't start with __cr", rule)
+			}
 			if f.byAlias[alias] != nil {
 				return nil, invalid("%s rule: table alias %q is used twice", rule, alias)
 			}
@@ -189,6 +192,14 @@ func (f *fromClause) checkJoinCondition(cond node, scope []*instance, joinCols f
 		}
 		if li == ri {
 			return invalid("%s rule: a join condition must compare join columns of two different tables", f.rule)
+		}
+		// A join of columns of different types makes DuckDB convert one
+		// side, on every row of its table (rows that join nothing
+		// included), and a conversion that can fail would tell whether
+		// such a row exists.
+		if lt, rt := colType(instCol{li, lc}), colType(instCol{ri, rc}); lt != "" && rt != "" && !comparableTypes(lt, rt) {
+			return invalid("%s rule: join columns %s.%s (%s) and %s.%s (%s) have types that can't be compared without converting values; join columns of the same type",
+				f.rule, li.alias, lc, strings.ToLower(lt), ri.alias, rc, strings.ToLower(rt))
 		}
 		f.edges = append(f.edges, [2]int{li.idx, ri.idx})
 		if conj {

@@ -128,7 +128,35 @@ func (c *checker) checkList(q node) error {
 		if err := l.condition(w); err != nil {
 			return err
 		}
+		// Conditions on the other member's columns run on rows that join
+		// nothing: make them unable to fail (see safe.go).
+		s := c.safety(func(ref node) string {
+			in, col, err := f.resolve(ref)
+			if err != nil || str(ref, "class") != "COLUMN_REF" {
+				return ""
+			}
+			return colType(instCol{in, col})
+		})
+		q["where_clause"] = s.condition(w)
 	}
+	// Sort the output by every column, so that the rows returned (and which
+	// ones a LIMIT keeps) are a function of the released rows alone.
+	var orders []any
+	for i := range nodes(q, "select_list") {
+		orders = append(orders, c.e.orderItem(i+1))
+	}
+	var mods []any
+	for _, m := range nodes(q, "modifiers") {
+		if str(m, "type") == "LIMIT_MODIFIER" {
+			mods = append(mods, c.e.orderModifier(orders))
+			orders = nil
+		}
+		mods = append(mods, m)
+	}
+	if orders != nil {
+		mods = append(mods, c.e.orderModifier(orders))
+	}
+	q["modifiers"] = mods
 	return nil
 }
 

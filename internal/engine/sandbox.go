@@ -326,7 +326,13 @@ func viewSQL(v *viewDef) (string, []string, error) {
 			return "", nil, fmt.Errorf("allowed column %q is not a column of the table", a)
 		}
 		if strings.ToLower(t.Format.Kind) == "parquet" {
-			sel = append(sel, "CAST("+quoteIdent(a)+" AS "+dt+") AS "+quoteIdent(a))
+			// Parquet files carry their own types. A value that doesn't fit
+			// the Glue type reads as NULL: a failing conversion would fail
+			// the query only when DuckDB happened to read that row, which
+			// depends on the query's joins and filters (row groups are
+			// pruned with them), and so tell the querier about a row it
+			// can't see.
+			sel = append(sel, "TRY_CAST("+quoteIdent(a)+" AS "+dt+") AS "+quoteIdent(a))
 		} else {
 			sel = append(sel, quoteIdent(a))
 		}
