@@ -72,12 +72,28 @@ package engine
 //     functions (their PARTITION BY and ORDER BY included) and aggregates.
 //     Counting aggregates (count, count(*), approx_count_distinct, count_if,
 //     regr_count) are the only ones whose result does not carry its argument.
-//     Filters, joins, GROUP BY and ORDER BY may use a disallowed column.
+//   - Lineage also follows values that conditions copy (see custom.go): an
+//     equality (=, IS NOT DISTINCT FROM, IN, = ANY, USING, INTERSECT) gives
+//     every column it compares what the other side carries; any other
+//     comparison of a disallowed value with the rows of another relation
+//     (<, BETWEEN, <>, LIKE, NOT IN, EXCEPT…) makes that relation's columns
+//     and rows, and everything the SELECT outputs, carry it, so counting or
+//     listing the rows it selects is refused.
+//   - Filters with constants, join conditions, GROUP BY and ORDER BY may
+//     use a disallowed column, as AWS's rule allows.
 //   - Refused: WITH RECURSIVE, UNION BY NAME, lambdas, COLUMNS(…), SELECT *
 //     REPLACE/RENAME, SELECT * over USING/NATURAL joins, and functions off the
 //     allow-list (customFunctions: no file, setting, variable, sequence,
 //     catalog, SQL-executing, sleeping or error-raising functions).
 //   - Tables with differential privacy are refused until it is implemented.
+//
+// AGGREGATION and LIST
+//   - No expression the querier wrote can fail on data (safe.go): the
+//     aggregates run in an inner query, every other expression that could
+//     fail is evaluated with TRY semantics (NULL on failure), comparisons
+//     that can't fail are left for DuckDB to push into scans, join columns
+//     must have comparable types, and results are sorted by every output
+//     column so their order depends on the released rows only.
 //
 // Run-time errors never carry DuckDB's message when it can hold data
 // (conversion, invalid input, out of range); binder and catalog messages,
