@@ -53,3 +53,16 @@ func TestProtectedQueries(t *testing.T) {
 		})
 	})
 }
+
+// TestPrivacyBoto3 runs privacy_test.py: the three classes of attack on the
+// privacy promise, each run in two collaborations that differ only in data
+// the rules hide, with boto3, against a dev-mode server.
+func TestPrivacyBoto3(t *testing.T) {
+	t.Parallel()
+	python := requirePython(t)
+	dev := startServer(t, "privacy")
+	runPython(t, python, "privacy_test.py", map[string]string{
+		"CLEANROOMSD_ENDPOINT": dev.endpoint,
+	})
+	dev.stop(t)
+}
