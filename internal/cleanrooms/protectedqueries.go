@@ -33,7 +33,7 @@ var ongoingStatuses = []string{string(api.ProtectedQueryStatusSubmitted), string
 // QueryEngine checks and runs protected queries (package engine).
 type QueryEngine interface {
 	Check(ctx context.Context, req *engine.Request) (*engine.Plan, error)
-	Run(ctx context.Context, p *engine.Plan, out engine.Output) (*engine.Result, error)
+	engine.Executor
 }
 
 // delivery is one place a query's result goes.

@@ -19,6 +19,7 @@ import (
 	"github.com/cleanroomsd/cleanroomsd/internal/fault"
 	"github.com/cleanroomsd/cleanroomsd/internal/glue"
 	"github.com/cleanroomsd/cleanroomsd/internal/objectstore"
+	"github.com/cleanroomsd/cleanroomsd/internal/results"
 	"github.com/cleanroomsd/cleanroomsd/internal/store"
 )
 
@@ -377,8 +378,9 @@ func runFailure(code, format string, args ...any) error {
 	return &engine.QueryError{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// runQuery checks the query again against the tables as they are now,
-// reads the referenced tables' files, runs it and delivers the result.
+// runQuery checks the query against the tables as they are now (once),
+// reads the referenced tables' files, runs it once and delivers the one
+// result to every receiver, in each receiver's format.
 func (s *Service) runQuery(ctx context.Context, q *protectedQuery, info *runInfo) (*api.ProtectedQueryResult, error) {
 	var (
 		tables  map[string]*engine.Table
@@ -423,6 +425,15 @@ func (s *Service) runQuery(ctx context.Context, q *protectedQuery, info *runInfo
 	if err != nil {
 		return nil, err
 	}
+	// The check runs against the Glue tables as they are now: their
+	// columns, types and formats.
+	for name, t := range tables {
+		if gt := glueTbl[name]; gt != nil {
+			if err := tableDefinition(t, gt); err != nil {
+				return nil, err
+			}
+		}
+	}
 	req := &engine.Request{SQL: q.data.SQL, Parameters: q.data.Params, ParameterTypes: q.data.ParamTypes,
 		Tables: tables, QueryRunner: q.rec.Account, TemplateARN: q.data.Template}
 	plan, err := s.engine.Check(ctx, req)
@@ -447,75 +458,95 @@ func (s *Service) runQuery(ctx context.Context, q *protectedQuery, info *runInfo
 		return nil, fault.Wrap(fault.Internal, err, "making the query's scratch directory")
 	}
 	defer os.RemoveAll(dir)
+	sources := map[string]engine.Source{}
 	for i, name := range plan.Tables() {
 		key := strings.ToLower(name)
-		if err := s.loadTable(ctx, tables[key], glueTbl[key], filepath.Join(dir, "in", strconv.Itoa(i))); err != nil {
+		t := tables[key]
+		if glueTbl[key] == nil {
+			return nil, runFailure(codeDataAccess, "The Glue table behind %s no longer exists or has no location", t.Name)
+		}
+		files, err := s.tableFiles(ctx, t, glueTbl[key], filepath.Join(dir, "in", strconv.Itoa(i)))
+		if err != nil {
 			return nil, err
 		}
+		sources[key] = engine.Source{Files: files}
 	}
-	if plan, err = s.engine.Check(ctx, req); err != nil {
+	bound, err := plan.Bind(sources)
+	if err != nil {
 		return nil, err
 	}
 
 	runCtx, cancel := context.WithTimeout(ctx, s.queries.Timeout)
 	defer cancel()
-	files := map[api.ResultFormat]string{}
+	outDir := filepath.Join(dir, "out")
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "making the query's output directory")
+	}
+	res, err := s.engine.Execute(runCtx, bound, outDir)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil, &engine.QueryError{Code: engine.CodeTimedOut, Message: "timed out", Err: err}
+		}
+		return nil, err
+	}
+	// One result, encoded once per format its receivers asked for.
+	files := map[string]string{}
 	for _, d := range q.data.Deliveries {
-		if _, ok := files[d.Format]; ok {
+		f := strings.ToUpper(string(d.Format))
+		if _, ok := files[f]; ok {
 			continue
 		}
-		outDir := filepath.Join(dir, "out-"+strings.ToLower(string(d.Format)))
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
+		encDir := filepath.Join(dir, "enc-"+strings.ToLower(f))
+		if err := os.MkdirAll(encDir, 0o755); err != nil {
 			return nil, fault.Wrap(fault.Internal, err, "making the query's output directory")
 		}
-		res, err := s.engine.Run(runCtx, plan, engine.Output{Format: string(d.Format), Dir: outDir})
+		path, err := results.Encode(ctx, res.File, f, encDir)
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				return nil, &engine.QueryError{Code: engine.CodeTimedOut, Message: "timed out", Err: err}
-			}
-			return nil, err
+			return nil, fault.Wrap(fault.Internal, err, "encoding the result")
 		}
-		if len(res.Files) != 1 {
-			return nil, runFailure(engine.CodeExecutionFailed, "the engine wrote %d result files, expected one", len(res.Files))
-		}
-		files[d.Format] = res.Files[0]
+		files[f] = path
 	}
 	return s.deliver(ctx, q, files)
 }
 
-// loadTable makes the Glue table's files available to the engine under dir
-// and completes t with the Glue columns and format.
-func (s *Service) loadTable(ctx context.Context, t *engine.Table, gt *glueapi.Table, dir string) error {
-	if gt == nil || gt.StorageDescriptor == nil || gt.StorageDescriptor.Location == nil {
+// tableDefinition completes t with the Glue table's columns and format.
+func tableDefinition(t *engine.Table, gt *glueapi.Table) error {
+	if gt.StorageDescriptor == nil || gt.StorageDescriptor.Location == nil {
 		return runFailure(codeDataAccess, "The Glue table behind %s no longer exists or has no location", t.Name)
 	}
-	sd := gt.StorageDescriptor
 	format, err := glueFormat(gt)
 	if err != nil {
 		return runFailure(codeDataAccess, "Table %s: %v", t.Name, err)
 	}
 	t.Format = format
-	t.Columns = t.Columns[:0]
-	for _, c := range sd.Columns {
+	t.Columns = nil
+	for _, c := range gt.StorageDescriptor.Columns {
 		typ := "string"
 		if c.Type != nil {
 			typ = *c.Type
 		}
 		t.Columns = append(t.Columns, engine.Column{Name: c.Name, Type: typ})
 	}
+	return nil
+}
+
+// tableFiles makes the Glue table's files available under dir and returns
+// their paths.
+func (s *Service) tableFiles(ctx context.Context, t *engine.Table, gt *glueapi.Table, dir string) ([]string, error) {
+	sd := gt.StorageDescriptor
 	bucket, prefix, ok := strings.Cut(strings.TrimPrefix(*sd.Location, "s3://"), "/")
 	if !ok && bucket == "" {
-		return runFailure(codeDataAccess, "Table %s has an invalid location %s", t.Name, *sd.Location)
+		return nil, runFailure(codeDataAccess, "Table %s has an invalid location %s", t.Name, *sd.Location)
 	}
 	owner, err := s.buckets.Owner(ctx, bucket)
 	if err != nil || owner != t.Owner {
-		return runFailure(codeDataAccess, "The data of table %s at %s is not accessible to its owner", t.Name, *sd.Location)
+		return nil, runFailure(codeDataAccess, "The data of table %s at %s is not accessible to its owner", t.Name, *sd.Location)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fault.Wrap(fault.Internal, err, "making the table's scratch directory")
+		return nil, fault.Wrap(fault.Internal, err, "making the table's scratch directory")
 	}
 	ext := ".csv"
-	if format.Kind == "parquet" {
+	if t.Format.Kind == "parquet" {
 		ext = ".parquet"
 	}
 	// A location names a prefix: every object under it is part of the
@@ -524,29 +555,32 @@ func (s *Service) loadTable(ctx context.Context, t *engine.Table, gt *glueapi.Ta
 		prefix += "/"
 	}
 	opts := objectstore.ListOptions{Prefix: prefix}
-	t.Files = nil
+	var files []string
 	for {
 		page, err := s.objects.List(ctx, bucket, opts)
 		if err != nil {
-			return runFailure(codeDataAccess, "Listing the data of table %s failed", t.Name)
+			return nil, runFailure(codeDataAccess, "Listing the data of table %s failed", t.Name)
 		}
 		for _, o := range page.Objects {
 			base := path.Base(o.Key)
 			if strings.HasSuffix(o.Key, "/") || o.Size == 0 || strings.HasPrefix(base, "_") || strings.HasPrefix(base, ".") {
 				continue
 			}
-			dst := filepath.Join(dir, fmt.Sprintf("%06d%s", len(t.Files), ext))
+			dst := filepath.Join(dir, fmt.Sprintf("%06d%s", len(files), ext))
 			if _, err := objectstore.Materialize(ctx, s.objects, bucket, o.Key, dst); err != nil {
-				return runFailure(codeDataAccess, "Reading s3://%s/%s of table %s failed", bucket, o.Key, t.Name)
+				return nil, runFailure(codeDataAccess, "Reading s3://%s/%s of table %s failed", bucket, o.Key, t.Name)
 			}
-			t.Files = append(t.Files, dst)
+			files = append(files, dst)
 		}
 		if !page.IsTruncated {
 			break
 		}
 		opts.StartAfter = page.NextStartAfter
 	}
-	return nil
+	if len(files) == 0 {
+		return nil, runFailure(engine.CodeTableError, "table %q has no data files", t.Name)
+	}
+	return files, nil
 }
 
 // glueFormat reads a Glue table's storage format as Glue and Athena write
@@ -631,29 +665,13 @@ func unescapeDelimiter(d string) string {
 
 // deliver writes the result files to every delivery's bucket and returns
 // the result's description.
-func (s *Service) deliver(ctx context.Context, q *protectedQuery, files map[api.ResultFormat]string) (*api.ProtectedQueryResult, error) {
+func (s *Service) deliver(ctx context.Context, q *protectedQuery, files map[string]string) (*api.ProtectedQueryResult, error) {
 	out := &api.ProtectedQueryOutput{}
 	var distribute *api.ProtectedQueryDistributeOutput
+	var targets []results.Target
 	for _, d := range q.data.Deliveries {
-		owner, err := s.buckets.Owner(ctx, d.Bucket)
-		if err != nil || owner != d.Account {
-			return nil, runFailure(codeResultWrite, "The result bucket %s of account %s is not available", d.Bucket, d.Account)
-		}
-		local := files[d.Format]
-		key := path.Join(d.KeyPrefix, q.rec.ID, "result", filepath.Base(local))
-		f, err := os.Open(local)
-		if err != nil {
-			return nil, fault.Wrap(fault.Internal, err, "opening the result")
-		}
-		contentType := "text/csv"
-		if d.Format == api.ResultFormatParquet {
-			contentType = "application/vnd.apache.parquet"
-		}
-		_, err = s.objects.Put(ctx, d.Bucket, key, f, objectstore.PutOptions{ContentType: contentType})
-		f.Close()
-		if err != nil {
-			return nil, runFailure(codeResultWrite, "Writing the result to s3://%s/%s failed", d.Bucket, key)
-		}
+		key := path.Join(d.KeyPrefix, q.rec.ID, "result", results.FileName(string(d.Format)))
+		targets = append(targets, results.Target{Account: d.Account, Bucket: d.Bucket, Key: key, Format: string(d.Format)})
 		location := "s3://" + d.Bucket + "/" + key
 		switch {
 		case d.Distribute:
@@ -670,6 +688,17 @@ func (s *Service) deliver(ctx context.Context, q *protectedQuery, files map[api.
 		default:
 			out.S3 = &api.ProtectedQueryS3Output{Location: location}
 		}
+	}
+	if err := results.Deliver(ctx, s.objects, s.buckets, files, targets); err != nil {
+		var eb *results.ErrBucket
+		var ew *results.ErrWrite
+		switch {
+		case errors.As(err, &eb):
+			return nil, runFailure(codeResultWrite, "The result bucket %s of account %s is not available", eb.Bucket, eb.Account)
+		case errors.As(err, &ew):
+			return nil, runFailure(codeResultWrite, "Writing the result to s3://%s/%s failed", ew.Bucket, ew.Key)
+		}
+		return nil, fault.Wrap(fault.Internal, err, "delivering the result")
 	}
 	out.Distribute = distribute
 	return &api.ProtectedQueryResult{Output: out}, nil

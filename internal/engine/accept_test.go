@@ -107,7 +107,7 @@ func TestAcceptedQueries(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(f, req)
 			}
-			rows, _ := runQuery(t, e, req)
+			rows, _ := runQuery(t, e, req, f.files)
 			direct := tc.direct
 			if direct == "" && tc.rules == "custom" {
 				direct = tc.sql
@@ -132,8 +132,7 @@ func runDirect(t testing.TB, f *fixture, q string) [][]string {
 	}
 	defer db.Close()
 	for _, name := range []string{"purchases", "impressions"} {
-		tb := f.tables[name]
-		s, _, err := viewSQL(&viewDef{name: name, table: tb})
+		s, err := testViewSQL(name, f.tables[name], f.files[name])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -63,10 +63,10 @@ func benchFixtureT(b testing.TB, format string) *fixture {
 	b.Logf("generated %d rows per table as %s in %v", n, format, time.Since(start).Round(time.Millisecond))
 	f := &fixture{dir: dir, tables: map[string]*Table{
 		"purchases": {Name: "purchases", Owner: accountA, Columns: purchCols,
-			Allowed: []string{"user_id", "product", "amount", "day", "price", "email"}, Files: []string{pf}, Format: fm},
+			Allowed: []string{"user_id", "product", "amount", "day", "price", "email"}, Format: fm},
 		"impressions": {Name: "impressions", Owner: accountB, Columns: impCols,
-			Allowed: []string{"user_id", "campaign", "impressions", "region", "email"}, Files: []string{imf}, Format: fm},
-	}}
+			Allowed: []string{"user_id", "campaign", "impressions", "region", "email"}, Format: fm},
+	}, files: map[string][]string{"purchases": {pf}, "impressions": {imf}}}
 	aggRules(f)
 	benchFixtures[key] = f
 	return f
@@ -87,7 +87,7 @@ func BenchmarkTwoPartyJoin(b *testing.B) {
 			}
 			defer direct.Close()
 			for _, name := range []string{"purchases", "impressions"} {
-				s, _, err := viewSQL(&viewDef{name: name, table: f.tables[name]})
+				s, err := testViewSQL(name, f.tables[name], f.files[name])
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -102,7 +102,7 @@ func BenchmarkTwoPartyJoin(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := e.Run(ctx, p, Output{Format: "CSV", Dir: out}); err != nil {
+				if _, _, err := execute(ctx, b, e, p, f.files, "CSV"); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -142,7 +142,6 @@ func BenchmarkSmallQuery(b *testing.B) {
 	f := newFixture(b, fixtureOpts{format: "csv", headerLines: 1})
 	aggRules(f)
 	ctx := context.Background()
-	out := b.TempDir()
 	q := `SELECT i.campaign, COUNT(DISTINCT p.user_id) AS users, SUM(p.amount) AS revenue FROM purchases p
 		JOIN impressions i ON p.user_id = i.user_id WHERE i.region <> 'r0' GROUP BY i.campaign ORDER BY 1`
 	var tc time.Duration
@@ -154,7 +153,7 @@ func BenchmarkSmallQuery(b *testing.B) {
 			b.Fatal(err)
 		}
 		tc += time.Since(s)
-		if _, err := e.Run(ctx, p, Output{Format: "CSV", Dir: out}); err != nil {
+		if _, _, err := execute(ctx, b, e, p, f.files, "CSV"); err != nil {
 			b.Fatal(err)
 		}
 	}

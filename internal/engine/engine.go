@@ -107,13 +107,14 @@ type Format struct {
 	Escape      string // CSV escape character, default the quote character
 }
 
-// Table is one configured table association of the collaboration.
+// Table is one configured table association of the collaboration, as the
+// check sees it: what the query may read and under which rule. Where its
+// data lives is bound to a checked plan separately (Plan.Bind).
 type Table struct {
 	Name    string   // association name, as used in SQL (a case-insensitive identifier)
 	Owner   string   // the owning account
 	Columns []Column // every column of the Glue table, in file order (CSV is read by position, Parquet by name)
 	Allowed []string // the configured table's allowedColumns: the only columns a query sees
-	Files   []string // local paths of the data files, all in Format
 	Format  Format
 	Rule    Rule // the configured table's analysis rule; Type "" means none and the table can't be queried
 }
@@ -148,37 +149,98 @@ type Request struct {
 	TemplateARN string
 }
 
-// Plan is a checked query, ready for Run. It is immutable and may be run
-// more than once.
+// Plan is a checked query. It names the tables it reads and keeps its own
+// copy of what the check relied on (columns, types, formats), so it never
+// changes after Check, whatever the caller does with its tables. Bind gives
+// it the tables' data.
 type Plan struct {
 	sql      string
 	ruleType string
-	tables   []string
-	views    []*viewDef
+	tables   []planTable // in view order
+}
+
+// planTable is a table a plan reads, as it was checked.
+type planTable struct {
+	key     string // lower-case association name
+	name    string // association name
+	view    string // the sandbox view that exposes it
+	columns []Column
+	allowed []string
+	format  Format
 }
 
 // SQL returns the query regenerated from the checked syntax tree, over the
-// sandbox's view names: exactly what Run executes (for logs).
+// sandbox's view names: exactly what runs (for logs).
 func (p *Plan) SQL() string { return p.sql }
 
 // RuleType returns the analysis rule type shared by every referenced table.
 func (p *Plan) RuleType() string { return p.ruleType }
 
 // Tables returns the association names the query references, sorted.
-func (p *Plan) Tables() []string { return append([]string(nil), p.tables...) }
-
-// Output says where and how Run writes the result.
-type Output struct {
-	Format string // "CSV" (with a header row) or "PARQUET"
-	Dir    string // an existing directory; Run writes result.csv or result.parquet in it
+func (p *Plan) Tables() []string {
+	var out []string
+	for _, t := range p.tables {
+		out = append(out, t.key)
+	}
+	sortStrings(out)
+	return out
 }
 
-// Result describes what Run wrote.
+// Source says where a table's data is: local files today, all in the
+// table's format.
+type Source struct {
+	Files []string
+}
+
+// BoundPlan is a checked plan with the data of every table it reads.
+type BoundPlan struct {
+	plan  *Plan
+	files [][]string // per plan table
+}
+
+// Plan returns the checked plan.
+func (b *BoundPlan) Plan() *Plan { return b.plan }
+
+// Bind returns the plan bound to the data of the tables it reads, keyed by
+// association name (case-insensitive). Every table the plan reads needs a
+// source with at least one file.
+func (p *Plan) Bind(sources map[string]Source) (*BoundPlan, error) {
+	byKey := map[string]Source{}
+	for k, v := range sources {
+		byKey[strings.ToLower(k)] = v
+	}
+	b := &BoundPlan{plan: p}
+	for _, t := range p.tables {
+		src, ok := byKey[t.key]
+		if !ok || len(src.Files) == 0 {
+			return nil, &QueryError{Code: CodeTableError, Message: fmt.Sprintf("table %q has no data files", t.name)}
+		}
+		b.files = append(b.files, append([]string(nil), src.Files...))
+	}
+	return b, nil
+}
+
+// Executor runs a bound plan once. The engine's executor runs it in a
+// fresh, sandboxed DuckDB; another executor (out of process, remote) can
+// implement the same contract without touching the checker.
+type Executor interface {
+	// Execute runs the query once and writes its result as one Parquet
+	// file in dir (an existing directory). Errors are *QueryError; a
+	// timeout matches ErrTimeout.
+	Execute(ctx context.Context, b *BoundPlan, dir string) (*Result, error)
+}
+
+// Result is a query's result, computed once: every receiver and every
+// format is an encoding of it (package results).
 type Result struct {
-	Files   []string // absolute paths of the result files
+	// File is a Parquet file holding every row, in the result's order, with
+	// exact types: integer sums are DECIMAL(38,0), never floating point.
+	File    string
 	Rows    int64
 	Columns []Column // result columns, with Hive type names
 }
+
+var _ Executor = (*Engine)(nil)
 
 // Config tunes the engine.
 type Config struct {
@@ -327,9 +389,9 @@ func (e *Engine) Check(ctx context.Context, req *Request) (*Plan, error) {
 	}
 	p := &Plan{sql: sqlOut, ruleType: c.ruleType}
 	for _, tu := range c.ordered {
-		p.tables = append(p.tables, tu.key)
-		p.views = append(p.views, &viewDef{name: tu.view, table: tu.table})
+		t := tu.table
+		p.tables = append(p.tables, planTable{key: tu.key, name: t.Name, view: tu.view,
+			columns: append([]Column(nil), t.Columns...), allowed: append([]string(nil), t.Allowed...), format: t.Format})
 	}
-	sortStrings(p.tables)
 	return p, nil
 }

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -106,7 +108,7 @@ func TestAggregationMatchesIndependentComputation(t *testing.T) {
 			aggRules(f)
 			rows, res := runQuery(t, e, f.request(`SELECT i.campaign, COUNT(DISTINCT p.user_id) AS users, SUM(p.amount) AS revenue,
 				SUM(i.impressions) AS imps FROM purchases p INNER JOIN impressions i ON p.user_id = i.user_id
-				GROUP BY i.campaign ORDER BY i.campaign`))
+				GROUP BY i.campaign ORDER BY i.campaign`), f.files)
 			if got := strings.Join(rows[0], ","); got != "campaign,users,revenue,imps" {
 				t.Fatalf("header %q", got)
 			}
@@ -152,7 +154,7 @@ func TestThresholdsDropOnlySmallGroups(t *testing.T) {
 		t.Fatalf("fixture: want groups on both sides of the threshold, kept %d dropped %d", kept, dropped)
 	}
 	rows, _ := runQuery(t, e, f.request(`SELECT i.campaign, p.product, i.region, COUNT(DISTINCT i.user_id) AS n
-		FROM purchases p JOIN impressions i ON p.user_id = i.user_id GROUP BY i.campaign, p.product, i.region`))
+		FROM purchases p JOIN impressions i ON p.user_id = i.user_id GROUP BY i.campaign, p.product, i.region`), f.files)
 	got := map[string]string{}
 	for _, r := range rows[1:] {
 		got[r[0]+"|"+r[1]+"|"+r[2]] = r[3]
@@ -172,12 +174,12 @@ func TestThresholdsDropOnlySmallGroups(t *testing.T) {
 
 	// Without GROUP BY the whole result is one row, dropped when small.
 	rows, _ = runQuery(t, e, f.request(`SELECT COUNT(DISTINCT p.user_id) AS n FROM purchases p JOIN impressions i
-		ON p.user_id = i.user_id WHERE i.campaign = 'rare'`))
+		ON p.user_id = i.user_id WHERE i.campaign = 'rare'`), f.files)
 	if len(rows) != 1 {
 		t.Errorf("rare campaign total: got %v, want only the header", rows)
 	}
 	rows, _ = runQuery(t, e, f.request(`SELECT COUNT(DISTINCT p.user_id) AS n FROM purchases p JOIN impressions i
-		ON p.user_id = i.user_id WHERE i.campaign = 'c1'`))
+		ON p.user_id = i.user_id WHERE i.campaign = 'c1'`), f.files)
 	c1 := groupJoined(func(p purchRow, i impRow) string { return i.campaign }, nil)["c1"]
 	if len(rows) != 2 || rows[1][0] != strconv.Itoa(len(c1.pUsers)) {
 		t.Errorf("c1 total: got %v, want %d", rows, len(c1.pUsers))
@@ -185,7 +187,7 @@ func TestThresholdsDropOnlySmallGroups(t *testing.T) {
 
 	// A user's HAVING still applies with the constraints added to it.
 	rows, _ = runQuery(t, e, f.request(`SELECT i.region, SUM(i.impressions) AS s FROM purchases p JOIN impressions i
-		ON p.user_id = i.user_id GROUP BY i.region HAVING SUM(i.impressions) > 0 ORDER BY 1`))
+		ON p.user_id = i.user_id GROUP BY i.region HAVING SUM(i.impressions) > 0 ORDER BY 1`), f.files)
 	if len(rows) != 4 {
 		t.Errorf("regions: %v", rows)
 	}
@@ -198,7 +200,7 @@ func TestGlueTypesApplied(t *testing.T) {
 			f := newFixture(t, fixtureOpts{format: format, headerLines: 1})
 			aggRules(f)
 			rows, res := runQuery(t, e, f.request(`SELECT p.day, EXTRACT(month FROM p.day) AS m, SUM(p.price) AS total
-				FROM purchases p JOIN impressions i ON p.user_id = i.user_id GROUP BY p.day ORDER BY p.day`))
+				FROM purchases p JOIN impressions i ON p.user_id = i.user_id GROUP BY p.day ORDER BY p.day`), f.files)
 			wantCols := []Column{{"day", "date"}, {"m", "bigint"}, {"total", "decimal(38,2)"}}
 			if fmt.Sprint(res.Columns) != fmt.Sprint(wantCols) {
 				t.Errorf("columns %v, want %v", res.Columns, wantCols)
@@ -235,7 +237,7 @@ func TestListMatchesIndependentComputation(t *testing.T) {
 			f := newFixture(t, fixtureOpts{format: format, headerLines: 1})
 			listRules(f)
 			rows, _ := runQuery(t, e, f.request(`SELECT DISTINCT p.product, i.region AS reg FROM purchases p
-				INNER JOIN impressions i ON p.user_id = i.user_id WHERE i.region <> 'r0' AND p.product IN ('p1', 'p2')`))
+				INNER JOIN impressions i ON p.user_id = i.user_id WHERE i.region <> 'r0' AND p.product IN ('p1', 'p2')`), f.files)
 			want := map[string]bool{}
 			ps, is := purchRows(), impRows()
 			for _, pair := range joined() {
@@ -252,7 +254,7 @@ func TestListMatchesIndependentComputation(t *testing.T) {
 				t.Errorf("got %v, want %v", rows, sortedKeys(want))
 			}
 			rows, _ = runQuery(t, e, f.request(`SELECT DISTINCT i.campaign FROM purchases p JOIN impressions i
-				ON p.user_id = i.user_id LIMIT 2`))
+				ON p.user_id = i.user_id LIMIT 2`), f.files)
 			if len(rows) != 3 {
 				t.Errorf("LIMIT 2: %v", rows)
 			}
@@ -271,7 +273,7 @@ func TestParametersBind(t *testing.T) {
 		req := f.request(q)
 		req.Parameters = map[string]string{"camp": camp, "since": "2024-01-11"}
 		req.ParameterTypes = map[string]string{"since": "DATE"}
-		rows, _ := runQuery(t, e, req)
+		rows, _ := runQuery(t, e, req, f.files)
 		if len(rows) != 2 || rows[1][0] != strconv.Itoa(len(byCampaign[camp].pUsers)) {
 			t.Errorf("camp %s: %v, want %d", camp, rows, len(byCampaign[camp].pUsers))
 		}
@@ -279,7 +281,7 @@ func TestParametersBind(t *testing.T) {
 	// A value is a value: quotes don't escape the literal.
 	req := f.request(q)
 	req.Parameters = map[string]string{"camp": "c1' OR '1'='1", "since": "2024-01-01"}
-	rows, _ := runQuery(t, e, req)
+	rows, _ := runQuery(t, e, req, f.files)
 	if len(rows) != 1 {
 		t.Errorf("injection attempt matched rows: %v", rows)
 	}
@@ -318,7 +320,7 @@ func TestTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = e.Run(context.Background(), p, Output{Format: "CSV", Dir: t.TempDir()})
+	_, _, err = execute(context.Background(), t, e, p, f.files, "CSV")
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v, want ErrTimeout", err)
 	}
@@ -332,7 +334,7 @@ func TestTimeout(t *testing.T) {
 	// A cancelled context is not a timeout.
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
-	_, err = e.Run(ctx, p, Output{Format: "CSV", Dir: t.TempDir()})
+	_, _, err = execute(ctx, t, e, p, f.files, "CSV")
 	if errors.Is(err, ErrTimeout) || !errors.As(err, &qe) || qe.Code != CodeCancelled {
 		t.Errorf("cancelled: %v", err)
 	}
@@ -346,15 +348,14 @@ func TestParquetOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	res, err := e.Run(context.Background(), p, Output{Format: "PARQUET", Dir: dir})
+	res, file, err := execute(context.Background(), t, e, p, f.files, "PARQUET")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Rows != 3 || len(res.Files) != 1 || !strings.HasSuffix(res.Files[0], ".parquet") {
+	if res.Rows != 3 || !strings.HasSuffix(file, ".parquet") {
 		t.Fatalf("result %+v", res)
 	}
-	b, err := os.ReadFile(res.Files[0])
+	b, err := os.ReadFile(file)
 	if err != nil || len(b) < 8 || string(b[:4]) != "PAR1" {
 		t.Fatalf("not a parquet file: %v", err)
 	}
@@ -408,12 +409,13 @@ func TestCSVQuoteAndEscape(t *testing.T) {
 		return Rule{Type: RuleList, List: &cleanroomsapi.AnalysisRuleList{JoinColumns: []string{"id"}, ListColumns: []string{"seg"}}}
 	}
 	tables := map[string]*Table{
-		"a": {Name: "a", Owner: accountA, Columns: cols, Allowed: []string{"id", "seg"}, Files: []string{a},
+		"a": {Name: "a", Owner: accountA, Columns: cols, Allowed: []string{"id", "seg"},
 			Format: Format{Kind: "csv", Delimiter: "|", HeaderLines: 1, Quote: "'", Escape: "\\"}, Rule: rule()},
-		"b": {Name: "b", Owner: accountB, Columns: cols, Allowed: []string{"id", "seg"}, Files: []string{b},
+		"b": {Name: "b", Owner: accountB, Columns: cols, Allowed: []string{"id", "seg"},
 			Format: Format{Kind: "csv", Delimiter: "|"}, Rule: rule()},
 	}
-	rows, _ := runQuery(t, e, &Request{SQL: "SELECT DISTINCT a.seg FROM a JOIN b ON a.id = b.id", Tables: tables, QueryRunner: accountA})
+	rows, _ := runQuery(t, e, &Request{SQL: "SELECT DISTINCT a.seg FROM a JOIN b ON a.id = b.id", Tables: tables, QueryRunner: accountA},
+		map[string][]string{"a": {a}, "b": {b}})
 	if len(rows) != 2 || rows[1][0] != "x|y 'q'" {
 		t.Errorf("rows %q", rows)
 	}
@@ -435,12 +437,12 @@ func TestConcurrentChecksAndRuns(t *testing.T) {
 				errs <- err
 				return
 			}
-			res, err := e.Run(context.Background(), p, Output{Format: "CSV", Dir: t.TempDir()})
+			_, file, err := execute(context.Background(), t, e, p, f.files, "CSV")
 			if err != nil {
 				errs <- err
 				return
 			}
-			b, _ := os.ReadFile(res.Files[0])
+			b, _ := os.ReadFile(file)
 			if got, exp := strings.TrimSpace(string(b)), fmt.Sprintf("n\n%d", len(want[region].iUsers)); got != exp {
 				errs <- fmt.Errorf("%s: %q, want %q", region, got, exp)
 				return
@@ -452,5 +454,54 @@ func TestConcurrentChecksAndRuns(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// Sums of integers are exact in every format: DuckDB's 128-bit SUM is
+// written as DECIMAL(38,0), which CSV and Parquet both hold exactly (DuckDB's
+// Parquet writer alone would make it DOUBLE and round 2^53 + 1).
+func TestIntegerSumsExactInEveryFormat(t *testing.T) {
+	e := engineForTest(t)
+	dir := t.TempDir()
+	cols := []Column{{"id", "bigint"}, {"g", "string"}, {"v", "bigint"}}
+	var rows [][]string
+	for i := 0; i < 6; i++ {
+		rows = append(rows, []string{strconv.Itoa(i), "g", "9007199254740993"}) // 2^53 + 1
+	}
+	path := filepath.Join(dir, "t.csv")
+	writeCSVRows(t, path, cols, rows)
+	tables := map[string]*Table{"t": {Name: "t", Owner: accountA, Columns: cols, Allowed: []string{"id", "g", "v"},
+		Format: Format{Kind: "csv", Delimiter: ",", HeaderLines: 1},
+		Rule:   Rule{Type: RuleCustom, Custom: &cleanroomsapi.AnalysisRuleCustom{AllowedAnalyses: []string{"ANY_QUERY"}, AllowedAnalysisProviders: []string{accountA}}}}}
+	p, err := e.Check(context.Background(), &Request{SQL: "SELECT g, SUM(v) AS s, SUM(TRY_CAST(v AS INTEGER) % 7) AS small FROM t GROUP BY g", Tables: tables, QueryRunner: accountA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]string{"t": {path}}
+	res, csvFile, err := execute(context.Background(), t, e, p, files, "CSV")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(res.Columns); got != "[{g string} {s decimal(38,0)} {small decimal(38,0)}]" {
+		t.Errorf("columns %s", got)
+	}
+	if got := readCSV(t, csvFile); fmt.Sprint(got) != "[[g s small] [g 54043195528445958 ]]" {
+		t.Errorf("CSV %v", got)
+	}
+	_, pqFile, err := execute(context.Background(), t, e, p, files, "PARQUET")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var typ, val string
+	if err := db.QueryRow("SELECT typeof(s), CAST(s AS VARCHAR) FROM read_parquet("+quoteString(pqFile)+")").Scan(&typ, &val); err != nil {
+		t.Fatal(err)
+	}
+	if typ != "DECIMAL(38,0)" || val != "54043195528445958" {
+		t.Errorf("Parquet holds %s %s, want DECIMAL(38,0) 54043195528445958", typ, val)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cleanroomsd/cleanroomsd/internal/api/cleanroomsapi"
+	"github.com/cleanroomsd/cleanroomsd/internal/results"
 	_ "github.com/duckdb/duckdb-go/v2"
 )
 
@@ -121,6 +122,7 @@ func setHeaderLines(t testing.TB, path string, n int) {
 type fixture struct {
 	dir    string
 	tables map[string]*Table
+	files  map[string][]string // each table's data files, by table name
 }
 
 type fixtureOpts struct {
@@ -136,7 +138,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 
 func newFixtureIn(t testing.TB, dir string, o fixtureOpts) *fixture {
 	t.Helper()
-	f := &fixture{dir: dir, tables: map[string]*Table{}}
+	f := &fixture{dir: dir, tables: map[string]*Table{}, files: map[string][]string{}}
 	var fmtP Format
 	ext := "csv"
 	copyOpts := "(FORMAT csv, HEADER true)"
@@ -170,9 +172,10 @@ func newFixtureIn(t testing.TB, dir string, o fixtureOpts) *fixture {
 		}
 	}
 	f.tables["purchases"] = &Table{Name: "purchases", Owner: accountA, Columns: purchCols,
-		Allowed: []string{"user_id", "product", "amount", "day", "price", "email"}, Files: []string{pfile}, Format: fmtP}
+		Allowed: []string{"user_id", "product", "amount", "day", "price", "email"}, Format: fmtP}
 	f.tables["impressions"] = &Table{Name: "impressions", Owner: accountB, Columns: impCols,
-		Allowed: []string{"user_id", "campaign", "impressions", "region", "email"}, Files: ifiles, Format: fmtP}
+		Allowed: []string{"user_id", "campaign", "impressions", "region", "email"}, Format: fmtP}
+	f.files["purchases"], f.files["impressions"] = []string{pfile}, ifiles
 	return f
 }
 
@@ -250,18 +253,55 @@ func engineForTest(t testing.TB) *Engine {
 	return testEngine
 }
 
-// runQuery checks and runs a query, returning the CSV rows (header first).
-func runQuery(t testing.TB, e *Engine, req *Request) ([][]string, *Result) {
+// runQuery checks and runs a query over files, returning the CSV rows
+// (header first).
+func runQuery(t testing.TB, e *Engine, req *Request, files map[string][]string) ([][]string, *Result) {
 	t.Helper()
 	ctx := context.Background()
 	p, err := e.Check(ctx, req)
 	if err != nil {
 		t.Fatalf("Check(%q): %v", req.SQL, err)
 	}
-	out := t.TempDir()
-	res, err := e.Run(ctx, p, Output{Format: "CSV", Dir: out})
+	res, csvFile, err := execute(ctx, t, e, p, files, "CSV")
 	if err != nil {
-		t.Fatalf("Run(%q) [%s]: %v", req.SQL, p.SQL(), err)
+		t.Fatalf("Execute(%q) [%s]: %v", req.SQL, p.SQL(), err)
 	}
-	return readCSV(t, res.Files[0]), res
+	return readCSV(t, csvFile), res
+}
+
+// testViewSQL is the sandbox's view of table t over files, named name.
+func testViewSQL(name string, t *Table, files []string) (string, error) {
+	s, _, err := viewSQL(&planTable{key: strings.ToLower(name), name: t.Name, view: name, columns: t.Columns, allowed: t.Allowed, format: t.Format}, files)
+	return s, err
+}
+
+// execute binds p to files (by table name), executes it once and encodes
+// the result in format; it returns the result and the encoded file.
+func execute(ctx context.Context, t testing.TB, e *Engine, p *Plan, files map[string][]string, format string) (*Result, string, error) {
+	t.Helper()
+	sources := map[string]Source{}
+	for name, fs := range files {
+		sources[name] = Source{Files: fs}
+	}
+	b, err := p.Bind(sources)
+	if err != nil {
+		return nil, "", err
+	}
+	dir, err := os.MkdirTemp(t.TempDir(), "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Execute(ctx, b, dir)
+	if err != nil {
+		return nil, "", err
+	}
+	encDir := filepath.Join(dir, "enc")
+	if err := os.Mkdir(encDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := results.Encode(ctx, res.File, format, encDir)
+	if err != nil {
+		t.Fatalf("encoding %s: %v", format, err)
+	}
+	return res, out, nil
 }

@@ -68,7 +68,7 @@ func fuzzSetup(t testing.TB) {
 			t.Fatal(err)
 		}
 		for _, name := range []string{"purchases", "impressions"} {
-			s, _, err := viewSQL(&viewDef{name: name, table: fuzzFix["agg"].tables[name]})
+			s, err := testViewSQL(name, fuzzFix["agg"].tables[name], fuzzFix["agg"].files[name])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,16 +105,15 @@ func checkFuzzQuery(t *testing.T, rules, q string) (accepted bool) {
 		}
 		return false
 	}
-	out := t.TempDir()
-	res, err := e.Run(ctx, p, Output{Format: "CSV", Dir: out})
+	_, file, err := execute(ctx, t, e, p, f.files, "CSV")
 	if err != nil {
 		var qe *QueryError
 		if !errors.As(err, &qe) {
-			t.Fatalf("Run(%q): %v is not a QueryError", q, err)
+			t.Fatalf("Execute(%q): %v is not a QueryError", q, err)
 		}
 		return true
 	}
-	rows := readCSV(t, res.Files[0])
+	rows := readCSV(t, file)
 	if rules == "list" || rules == "agg" {
 		for _, r := range rows[1:] {
 			for _, cell := range r {

@@ -197,9 +197,9 @@ func TestParquetConversionCannotFailOnHiddenRows(t *testing.T) {
 			writeCSVRows(t, advFile, []Column{{"user_id", "bigint"}, {"seg", "string"}}, rows)
 			tables := map[string]*Table{
 				"advertiser": {Name: "advertiser", Owner: accountA, Columns: []Column{{"user_id", "bigint"}, {"seg", "string"}},
-					Allowed: []string{"user_id", "seg"}, Files: []string{advFile}, Format: Format{Kind: "csv", Delimiter: ",", HeaderLines: 1}},
+					Allowed: []string{"user_id", "seg"}, Format: Format{Kind: "csv", Delimiter: ",", HeaderLines: 1}},
 				"publisher": {Name: "publisher", Owner: accountB, Columns: []Column{{"user_id", "bigint"}, {"v", "int"}},
-					Allowed: []string{"user_id", "v"}, Files: []string{pub}, Format: Format{Kind: "parquet"}},
+					Allowed: []string{"user_id", "v"}, Format: Format{Kind: "parquet"}},
 			}
 			tables["advertiser"].Rule = Rule{Type: RuleAggregation, Aggregation: &cleanroomsapi.AnalysisRuleAggregation{
 				AggregateColumns: []cleanroomsapi.AggregateColumn{{ColumnNames: []string{"user_id"}, Function: "COUNT_DISTINCT"}},
@@ -211,7 +211,7 @@ func TestParquetConversionCannotFailOnHiddenRows(t *testing.T) {
 				JoinColumns:      []string{"user_id"}, JoinRequired: ptr(cleanroomsapi.JoinRequiredOptionQueryRunner),
 				OutputConstraints: []cleanroomsapi.AggregationConstraint{{ColumnName: "user_id", Minimum: ptr(int32(2)), Type: "COUNT_DISTINCT"}},
 			}}
-			outs = append(outs, runOutcome(t, e, &niWorld{tables: tables}, `SELECT a.seg, SUM(b.v) AS s FROM advertiser a JOIN publisher b ON a.user_id = b.user_id GROUP BY a.seg`))
+			outs = append(outs, runOutcome(t, e, &niWorld{tables: tables, files: map[string][]string{"advertiser": {advFile}, "publisher": {pub}}}, `SELECT a.seg, SUM(b.v) AS s FROM advertiser a JOIN publisher b ON a.user_id = b.user_id GROUP BY a.seg`))
 		}
 		if outs[0] != outs[1] {
 			t.Errorf("joining on %s: the outcome depends on a row that joins nothing:\n  %s\n  %s", probe, outs[0], outs[1])

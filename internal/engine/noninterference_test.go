@@ -194,6 +194,7 @@ func niNotAllowed(r *rand.Rand, d niData) niData {
 // niWorld is a dataset written to files, with its tables.
 type niWorld struct {
 	tables map[string]*Table
+	files  map[string][]string
 }
 
 func writeCSVRows(t testing.TB, path string, header []Column, rows [][]string) {
@@ -247,11 +248,9 @@ func newNIWorld(t testing.TB, dir, rule string, d niData, parquet bool) *niWorld
 		}
 	}
 	w := &niWorld{tables: map[string]*Table{
-		"advertiser": {Name: "advertiser", Owner: accountA, Columns: niAdvCols, Allowed: []string{"user_id", "seg", "n"},
-			Files: []string{files["advertiser"]}, Format: format},
-		"publisher": {Name: "publisher", Owner: accountB, Columns: niPubCols, Allowed: niPubAllowed,
-			Files: []string{files["publisher"]}, Format: format},
-	}}
+		"advertiser": {Name: "advertiser", Owner: accountA, Columns: niAdvCols, Allowed: []string{"user_id", "seg", "n"}, Format: format},
+		"publisher":  {Name: "publisher", Owner: accountB, Columns: niPubCols, Allowed: niPubAllowed, Format: format},
+	}, files: map[string][]string{"advertiser": {files["advertiser"]}, "publisher": {files["publisher"]}}}
 	niRules(rule, w.tables)
 	return w
 }
@@ -282,19 +281,15 @@ func runOutcome(t testing.TB, e *Engine, w *niWorld, sql string) outcome {
 		}
 		return outcome{"REFUSED", fe.Message}
 	}
-	out, err := os.MkdirTemp(t.TempDir(), "out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := e.Run(ctx, p, Output{Format: "CSV", Dir: out})
+	_, file, err := execute(ctx, t, e, p, w.files, "CSV")
 	if err != nil {
 		var qe *QueryError
 		if !errors.As(err, &qe) {
-			t.Fatalf("Run(%q): %v is not a QueryError", sql, err)
+			t.Fatalf("Execute(%q): %v is not a QueryError", sql, err)
 		}
 		return outcome{"FAILED", qe.Code + ": " + qe.Message}
 	}
-	b, err := os.ReadFile(res.Files[0])
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}

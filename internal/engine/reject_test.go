@@ -315,9 +315,9 @@ func rejectFixture(t testing.TB, rules string) *fixture {
 	f := &fixture{tables: map[string]*Table{}}
 	// Check never reads files; the paths only have to look real.
 	f.tables["purchases"] = &Table{Name: "purchases", Owner: accountA, Columns: purchCols,
-		Allowed: []string{"user_id", "product", "amount", "day", "price", "email"}, Files: []string{"/nonexistent/p.csv"}, Format: Format{Kind: "csv", HeaderLines: 1}}
+		Allowed: []string{"user_id", "product", "amount", "day", "price", "email"}, Format: Format{Kind: "csv", HeaderLines: 1}}
 	f.tables["impressions"] = &Table{Name: "impressions", Owner: accountB, Columns: impCols,
-		Allowed: []string{"user_id", "campaign", "impressions", "region", "email"}, Files: []string{"/nonexistent/i.csv"}, Format: Format{Kind: "csv", HeaderLines: 1}}
+		Allowed: []string{"user_id", "campaign", "impressions", "region", "email"}, Format: Format{Kind: "csv", HeaderLines: 1}}
 	switch rules {
 	case "agg":
 		aggRules(f)
@@ -378,7 +378,11 @@ func TestSandboxBlocksFilesWithoutCheck(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("s\nTOP-SECRET\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	views := []*viewDef{{name: "__cr_view_0", table: f.tables["impressions"]}}
+	imp := f.tables["impressions"]
+	tables := []planTable{{key: "impressions", name: "impressions", view: "__cr_view_0", columns: imp.Columns, allowed: imp.Allowed, format: imp.Format}}
+	bind := func(q string) *BoundPlan {
+		return &BoundPlan{plan: &Plan{sql: q, tables: tables}, files: [][]string{f.files["impressions"]}}
+	}
 	for _, q := range []string{
 		"SELECT * FROM read_csv('/etc/passwd')",
 		"SELECT * FROM read_csv(" + quoteString(secret) + ")",
@@ -388,7 +392,7 @@ func TestSandboxBlocksFilesWithoutCheck(t *testing.T) {
 		"SELECT current_setting('enable_external_access')::VARCHAR AS v WHERE current_setting('lock_configuration') AND NOT current_setting('enable_external_access') AND false",
 	} {
 		dir := t.TempDir()
-		res, err := e.Run(context.Background(), &Plan{sql: q, views: views}, Output{Format: "CSV", Dir: dir})
+		res, err := e.Execute(context.Background(), bind(q), dir)
 		if strings.HasPrefix(q, "SELECT current_setting") {
 			// The settings are in force: the query runs and yields nothing.
 			if err != nil || res.Rows != 0 {
@@ -411,7 +415,7 @@ func TestSandboxBlocksFilesWithoutCheck(t *testing.T) {
 	// Inside the sandbox nothing can be changed back, loaded or attached,
 	// and COPY can only write under the output directory.
 	out := t.TempDir()
-	conn, closeSandbox, err := e.openSandbox(context.Background(), &Plan{views: views}, out)
+	conn, closeSandbox, err := e.openSandbox(context.Background(), bind(""), out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,15 +15,8 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
-// viewDef is a configured table exposed in the sandbox.
-type viewDef struct {
-	name  string
-	table *Table
-}
-
-// Run executes a checked plan in a fresh, sandboxed, in-memory DuckDB and
-// writes the result into out.Dir (result.csv with a header row, or
-// result.parquet).
+// Execute runs a bound plan once in a fresh, sandboxed, in-memory DuckDB
+// and writes its result as dir/result.parquet.
 //
 // The sandbox: extension autoinstall and autoload off, memory_limit,
 // threads, a private temp_directory; one view per referenced table exposing
@@ -33,21 +26,19 @@ type viewDef struct {
 // the query can't read other files, change settings or load extensions even
 // if a check were bypassed.
 //
+// The result keeps exact types: DuckDB's 128-bit integers (the type of SUM
+// over integers) are written as DECIMAL(38,0), which Parquet holds exactly,
+// where DuckDB's Parquet writer would make them DOUBLE.
+//
 // Errors are *QueryError. A timeout (Config.Timeout or the context's
 // deadline) matches ErrTimeout; a cancelled context gives CodeCancelled.
-func (e *Engine) Run(ctx context.Context, p *Plan, out Output) (*Result, error) {
-	if p == nil || p.sql == "" {
+func (e *Engine) Execute(ctx context.Context, b *BoundPlan, dir string) (*Result, error) {
+	if b == nil || b.plan == nil || b.plan.sql == "" {
 		return nil, &QueryError{Code: CodeExecutionFailed, Message: "no plan to run"}
 	}
-	format := strings.ToUpper(out.Format)
-	if format == "" {
-		format = "CSV"
-	}
-	if format != "CSV" && format != "PARQUET" {
-		return nil, &QueryError{Code: CodeExecutionFailed, Message: fmt.Sprintf("unsupported result format %q", out.Format)}
-	}
-	dir, err := filepath.Abs(out.Dir)
-	if err != nil || out.Dir == "" {
+	p := b.plan
+	dir, err := filepath.Abs(dir)
+	if err != nil {
 		return nil, &QueryError{Code: CodeExecutionFailed, Message: "invalid output directory", Err: err}
 	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
@@ -58,39 +49,70 @@ func (e *Engine) Run(ctx context.Context, p *Plan, out Output) (*Result, error) 
 		ctx, cancel = context.WithTimeout(ctx, e.cfg.Timeout)
 		defer cancel()
 	}
-	conn, closeSandbox, err := e.openSandbox(ctx, p, dir)
+	conn, closeSandbox, err := e.openSandbox(ctx, b, dir)
 	if err != nil {
 		return nil, err
 	}
 	defer closeSandbox()
-	cols, err := describe(ctx, conn, p.sql)
+	described, err := describe(ctx, conn, p.sql)
 	if err != nil {
 		return nil, e.runError(ctx, err, p)
 	}
-	file := filepath.Join(dir, "result.csv")
-	opts := "(FORMAT csv, HEADER true)"
-	if format == "PARQUET" {
-		file = filepath.Join(dir, "result.parquet")
-		opts = "(FORMAT parquet)"
+	exact := make([]string, len(described))
+	cols := make([]Column, len(described))
+	for i, c := range described {
+		ref := "__cr_result." + quoteIdent(c.Name)
+		exact[i] = ref
+		typ := c.Type
+		if typ == "HUGEINT" || typ == "UHUGEINT" {
+			exact[i] = "CAST(" + ref + " AS DECIMAL(38,0))"
+			typ = "DECIMAL(38,0)"
+		}
+		exact[i] += " AS " + quoteIdent(c.Name)
+		cols[i] = Column{Name: c.Name, Type: hiveType(typ)}
 	}
-	res, err := conn.ExecContext(ctx, "COPY ("+p.sql+") TO "+quoteString(file)+" "+opts)
+	file := filepath.Join(dir, "result.parquet")
+	q := "SELECT " + strings.Join(exact, ", ") + " FROM (" + p.sql + ") AS __cr_result"
+	if !uniqueNames(described) {
+		// Columns of the same name can't be told apart by name: write
+		// them as they are.
+		q = p.sql
+		for i := range cols {
+			cols[i].Type = hiveType(described[i].Type)
+		}
+	}
+	res, err := conn.ExecContext(ctx, "COPY ("+q+") TO "+quoteString(file)+" (FORMAT parquet)")
 	if err != nil {
 		os.Remove(file)
 		return nil, e.runError(ctx, err, p)
 	}
 	n, _ := res.RowsAffected()
-	return &Result{Files: []string{file}, Rows: n, Columns: cols}, nil
+	return &Result{File: file, Rows: n, Columns: cols}, nil
+}
+
+func uniqueNames(cols []Column) bool {
+	seen := map[string]bool{}
+	for _, c := range cols {
+		k := strings.ToLower(c.Name)
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+	}
+	return true
 }
 
 // openSandbox opens the fresh database of one query, with the plan's views,
 // and locks it down. Files may be written only under outDir.
-func (e *Engine) openSandbox(ctx context.Context, p *Plan, outDir string) (*sql.Conn, func(), error) {
+func (e *Engine) openSandbox(ctx context.Context, b *BoundPlan, outDir string) (*sql.Conn, func(), error) {
+	p := b.plan
 	var views []string
 	var files []string
-	for _, v := range p.views {
-		stmt, fs, err := viewSQL(v)
+	for i := range p.tables {
+		t := &p.tables[i]
+		stmt, fs, err := viewSQL(t, b.files[i])
 		if err != nil {
-			return nil, nil, &QueryError{Code: CodeTableError, Message: fmt.Sprintf("table %q: %v", v.table.Name, err)}
+			return nil, nil, &QueryError{Code: CodeTableError, Message: fmt.Sprintf("table %q: %v", t.name, err)}
 		}
 		views = append(views, stmt)
 		files = append(files, fs...)
@@ -106,7 +128,7 @@ func (e *Engine) openSandbox(ctx context.Context, p *Plan, outDir string) (*sql.
 	}
 	conn := fdb.conn
 	// The database is closed and the spill directory removed in the
-	// background: the result files are complete when Run returns.
+	// background: the result file is complete when Execute returns.
 	closeAll := func() {
 		e.wg.Add(1)
 		go func() {
@@ -116,8 +138,8 @@ func (e *Engine) openSandbox(ctx context.Context, p *Plan, outDir string) (*sql.
 		}()
 	}
 	setup := []string{"SET temp_directory=" + quoteString(tmp)}
-	for _, v := range p.views {
-		if strings.EqualFold(v.table.Format.Kind, "parquet") {
+	for _, t := range p.tables {
+		if strings.EqualFold(t.format.Kind, "parquet") {
 			setup = append(setup, "SET parquet_metadata_cache=true")
 			break
 		}
@@ -218,7 +240,7 @@ func (e *Engine) keepSpare() {
 	}
 }
 
-// describe returns the result columns of the query, with Hive types.
+// describe returns the result columns of the query, with DuckDB types.
 func describe(ctx context.Context, conn *sql.Conn, q string) ([]Column, error) {
 	rows, err := conn.QueryContext(ctx, "DESCRIBE "+q)
 	if err != nil {
@@ -241,7 +263,7 @@ func describe(ctx context.Context, conn *sql.Conn, q string) ([]Column, error) {
 		}
 		name, _ := vals[0].(string)
 		typ, _ := vals[1].(string)
-		cols = append(cols, Column{Name: name, Type: hiveType(typ)})
+		cols = append(cols, Column{Name: name, Type: typ})
 	}
 	return cols, rows.Err()
 }
@@ -264,9 +286,9 @@ func (e *Engine) runError(ctx context.Context, err error, p *Plan) *QueryError {
 		case duckdb.ErrorTypeBinder, duckdb.ErrorTypeCatalog:
 			msg := oneLine(de.Msg)
 			msg = viewNameRE.ReplaceAllStringFunc(msg, func(v string) string {
-				for _, d := range p.views {
-					if d.name == v {
-						return d.table.Name
+				for _, t := range p.tables {
+					if t.view == v {
+						return t.name
 					}
 				}
 				return "table"
@@ -288,14 +310,13 @@ func (e *Engine) runError(ctx context.Context, err error, p *Plan) *QueryError {
 }
 
 // viewSQL builds the CREATE VIEW statement exposing a table's allowed
-// columns, and returns the files it reads.
-func viewSQL(v *viewDef) (string, []string, error) {
-	t := v.table
-	if len(t.Files) == 0 {
+// columns over its files, and returns the files it reads.
+func viewSQL(t *planTable, dataFiles []string) (string, []string, error) {
+	if len(dataFiles) == 0 {
 		return "", nil, errors.New("the table has no data files")
 	}
 	var files []string
-	for _, f := range t.Files {
+	for _, f := range dataFiles {
 		abs, err := filepath.Abs(f)
 		if err != nil {
 			return "", nil, err
@@ -307,7 +328,7 @@ func viewSQL(v *viewDef) (string, []string, error) {
 	}
 	types := map[string]string{}
 	var all []string
-	for _, c := range t.Columns {
+	for _, c := range t.columns {
 		dt, err := duckType(c.Type)
 		if err != nil {
 			return "", nil, fmt.Errorf("column %q: %v", c.Name, err)
@@ -320,12 +341,12 @@ func viewSQL(v *viewDef) (string, []string, error) {
 		all = append(all, c.Name)
 	}
 	var sel []string
-	for _, a := range t.Allowed {
+	for _, a := range t.allowed {
 		dt, ok := types[strings.ToLower(a)]
 		if !ok {
 			return "", nil, fmt.Errorf("allowed column %q is not a column of the table", a)
 		}
-		if strings.ToLower(t.Format.Kind) == "parquet" {
+		if strings.ToLower(t.format.Kind) == "parquet" {
 			// Parquet files carry their own types. A value that doesn't fit
 			// the Glue type reads as NULL: a failing conversion would fail
 			// the query only when DuckDB happened to read that row, which
@@ -341,11 +362,11 @@ func viewSQL(v *viewDef) (string, []string, error) {
 		return "", nil, errors.New("the table has no allowed columns")
 	}
 	var src string
-	switch strings.ToLower(t.Format.Kind) {
+	switch strings.ToLower(t.format.Kind) {
 	case "parquet":
 		src = "read_parquet(" + stringList(files) + ", binary_as_string=true)"
 	case "csv", "":
-		delim := t.Format.Delimiter
+		delim := t.format.Delimiter
 		if delim == "" {
 			delim = ","
 		}
@@ -354,25 +375,25 @@ func viewSQL(v *viewDef) (string, []string, error) {
 			cols = append(cols, quoteString(c)+": "+quoteString(types[strings.ToLower(c)]))
 		}
 		opts := []string{
-			"header=" + strconv.FormatBool(t.Format.HeaderLines > 0),
+			"header=" + strconv.FormatBool(t.format.HeaderLines > 0),
 			"delim=" + quoteString(delim),
 			"columns={" + strings.Join(cols, ", ") + "}",
 			"auto_detect=false",
 		}
-		if t.Format.HeaderLines > 1 {
-			opts = append(opts, "skip="+strconv.Itoa(t.Format.HeaderLines-1))
+		if t.format.HeaderLines > 1 {
+			opts = append(opts, "skip="+strconv.Itoa(t.format.HeaderLines-1))
 		}
-		if t.Format.Quote != "" {
-			opts = append(opts, "quote="+quoteString(t.Format.Quote))
+		if t.format.Quote != "" {
+			opts = append(opts, "quote="+quoteString(t.format.Quote))
 		}
-		if t.Format.Escape != "" {
-			opts = append(opts, "escape="+quoteString(t.Format.Escape))
+		if t.format.Escape != "" {
+			opts = append(opts, "escape="+quoteString(t.format.Escape))
 		}
 		src = "read_csv(" + stringList(files) + ", " + strings.Join(opts, ", ") + ")"
 	default:
-		return "", nil, fmt.Errorf("unsupported data format %q", t.Format.Kind)
+		return "", nil, fmt.Errorf("unsupported data format %q", t.format.Kind)
 	}
-	return "CREATE VIEW " + quoteIdent(v.name) + " AS SELECT " + strings.Join(sel, ", ") + " FROM " + src, files, nil
+	return "CREATE VIEW " + quoteIdent(t.view) + " AS SELECT " + strings.Join(sel, ", ") + " FROM " + src, files, nil
 }
 
 var (

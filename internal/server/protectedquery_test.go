@@ -548,3 +548,84 @@ func TestQueryLogsReachTheMembersWhoseTablesWereRead(t *testing.T) {
 		t.Errorf("table owner's entries %v", owner)
 	}
 }
+
+// A query runs once, whatever its receivers and formats: the runner's CSV
+// file and another member's Parquet file hold the same rows, even for a
+// query whose output differs on every execution (random UUIDs).
+func TestOneResultForEveryReceiverAndFormat(t *testing.T) {
+	ts := start(t)
+	ctx := context.Background()
+	p := newTwoParty(t, ts, queryAndReceive, []types.MemberAbility{types.MemberAbilityCanReceiveResults})
+	dir := t.TempDir()
+	for _, acct := range []string{acctA, acctB} {
+		must(ts.s3(acct).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("results-" + acct)})).ok(t)
+	}
+	must(ts.s3(acctA).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data-" + acctA)})).ok(t)
+	must(ts.client(acctB).UpdateMembership(ctx, &cleanrooms.UpdateMembershipInput{MembershipIdentifier: aws.String(p.msB),
+		DefaultResultConfiguration: &types.MembershipProtectedQueryResultConfiguration{OutputConfiguration: &types.MembershipProtectedQueryOutputConfigurationMemberS3{
+			Value: types.ProtectedQueryS3OutputConfiguration{Bucket: aws.String("results-" + acctB), ResultFormat: types.ResultFormatParquet}}}})).ok(t)
+	var rows [][]string
+	for i := 0; i < 40; i++ {
+		rows = append(rows, []string{fmt.Sprint(i)})
+	}
+	writeCSV(t, filepath.Join(dir, "n.csv"), []string{"v"}, rows)
+	upload(t, ts, acctA, "data-"+acctA, "crm/numbers/n.csv", filepath.Join(dir, "n.csv"))
+	glueTable(t, ts, acctA, "crm", "numbers", csvFormat, []gluetypes.Column{gcol("v", "int")}, nil)
+	ct := configuredTable(t, ts, acctA, "numbers", "crm", "numbers", "v")
+	tableRule(t, ts, acctA, *ct.Id, types.ConfiguredTableAnalysisRuleTypeCustom, customPolicy(types.AnalysisRuleCustom{
+		AllowedAnalyses: []string{"ANY_QUERY"}, AllowedAnalysisProviders: []string{acctA}}))
+	assoc := associate(t, ts, acctA, p.msA, *ct.Id, "numbers")
+	must(ts.client(acctA).CreateConfiguredTableAssociationAnalysisRule(ctx, &cleanrooms.CreateConfiguredTableAssociationAnalysisRuleInput{
+		MembershipIdentifier: aws.String(p.msA), ConfiguredTableAssociationIdentifier: assoc.Id,
+		AnalysisRuleType: types.ConfiguredTableAssociationAnalysisRuleTypeCustom,
+		AnalysisRulePolicy: &types.ConfiguredTableAssociationAnalysisRulePolicyMemberV1{Value: &types.ConfiguredTableAssociationAnalysisRulePolicyV1MemberCustom{
+			Value: types.ConfiguredTableAssociationAnalysisRuleCustom{AllowedResultReceivers: []string{acctA, acctB}}}}})).ok(t)
+
+	w := &pqWorld{ts: ts, p: p, dir: dir}
+	started := must(ts.client(acctA).StartProtectedQuery(ctx, &cleanrooms.StartProtectedQueryInput{
+		MembershipIdentifier: aws.String(p.msA), Type: types.ProtectedQueryTypeSql,
+		SqlParameters: &types.ProtectedQuerySQLParameters{QueryString: aws.String("SELECT v, CAST(gen_random_uuid() AS VARCHAR) AS r FROM numbers")},
+		ResultConfiguration: &types.ProtectedQueryResultConfiguration{OutputConfiguration: &types.ProtectedQueryOutputConfigurationMemberDistribute{
+			Value: types.ProtectedQueryDistributeOutputConfiguration{Locations: []types.ProtectedQueryDistributeOutputConfigurationLocation{
+				&types.ProtectedQueryDistributeOutputConfigurationLocationMemberS3{Value: types.ProtectedQueryS3OutputConfiguration{
+					Bucket: aws.String("results-" + acctA), ResultFormat: types.ResultFormatCsv}},
+				&types.ProtectedQueryDistributeOutputConfigurationLocationMemberMember{Value: types.ProtectedQueryMemberOutputConfiguration{AccountId: aws.String(acctB)}},
+			}}}},
+	})).ok(t).ProtectedQuery
+	done := w.wait(t, *started.Id)
+	if done.Status != types.ProtectedQueryStatusSuccess {
+		t.Fatalf("query %s: %s %s", done.Status, aws.ToString(done.Error.Code), aws.ToString(done.Error.Message))
+	}
+	header, csvRows := w.readResult(t, "s3://results-"+acctA+"/"+*started.Id+"/result/result.csv")
+	if fmt.Sprint(header) != "[v r]" || len(csvRows) != 40 {
+		t.Fatalf("CSV result %v %d rows", header, len(csvRows))
+	}
+	obj := must(ts.s3(acctB).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("results-" + acctB), Key: aws.String(*started.Id + "/result/result.parquet")})).ok(t)
+	raw, _ := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	pq := filepath.Join(dir, "b.parquet")
+	if err := os.WriteFile(pq, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	res, err := db.Query("SELECT CAST(v AS VARCHAR), r FROM read_parquet('" + pq + "')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	var pqRows [][]string
+	for res.Next() {
+		var v, r string
+		if err := res.Scan(&v, &r); err != nil {
+			t.Fatal(err)
+		}
+		pqRows = append(pqRows, []string{v, r})
+	}
+	if fmt.Sprint(pqRows) != fmt.Sprint(csvRows) {
+		t.Errorf("the receivers got different rows:\nCSV     %v\nParquet %v", csvRows, pqRows)
+	}
+}
