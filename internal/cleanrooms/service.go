@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	api "github.com/cleanroomsd/cleanroomsd/internal/api/cleanroomsapi"
+	"github.com/cleanroomsd/cleanroomsd/internal/engine"
 	"github.com/cleanroomsd/cleanroomsd/internal/fault"
 	"github.com/cleanroomsd/cleanroomsd/internal/identity"
 	"github.com/cleanroomsd/cleanroomsd/internal/objectstore"
@@ -93,16 +94,13 @@ func (q *Quotas) ParseQuota(s string) error {
 	return q.SetQuota(name, n)
 }
 
-// SQLAnalyzer reads SQL text the way the query engine will run it. It
-// returns the tables (configured table association names) a statement
-// references, common table expressions excluded, each once in any order
-// (names compare without case), or an error saying why the text is not a
-// single SQL query; a *fault.Error is returned to the caller as it is, any
-// other error becomes a ValidationException (INVALID_QUERY). Analysis
-// templates' text holds :name parameters, which an analyzer must accept
-// wherever a literal may stand. internal/engine's Engine implements it.
+// SQLAnalyzer reads SQL text exactly as the query engine will run it (the
+// engine is the only reader of SQL): the tables it references and the
+// :name template parameters it uses. A *fault.Error is returned to the
+// caller as it is; any other error becomes a ValidationException
+// (INVALID_QUERY). internal/engine's Engine implements it.
 type SQLAnalyzer interface {
-	ReferencedTables(ctx context.Context, sql string) ([]string, error)
+	Analyze(ctx context.Context, sql string) (*engine.Analysis, error)
 }
 
 // Config configures a Service.
@@ -110,8 +108,8 @@ type Config struct {
 	Store  store.Store
 	Region string // the region in ARNs, e.g. us-east-1
 	Quotas Quotas
-	// SQL analyzes analysis templates' SQL. When nil, a conservative
-	// tokenizer stands in for it (see fallbackAnalyzer).
+	// SQL analyzes analysis templates' SQL. Without it, analysis template
+	// operations that read SQL answer NotImplemented.
 	SQL    SQLAnalyzer
 	Logger *slog.Logger
 	// Now and NewID default to the wall clock and random UUIDs; tests may
@@ -196,9 +194,6 @@ func New(cfg Config) *Service {
 		s.queries.Instance = uuid.NewString()
 	}
 	s.kick = make(chan struct{}, max(1, s.queries.Workers))
-	if s.sql == nil {
-		s.sql = fallbackAnalyzer{}
-	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

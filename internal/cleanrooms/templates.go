@@ -73,12 +73,15 @@ func (s *Service) checkTemplateInput(ctx context.Context, in *api.CreateAnalysis
 			}
 		}
 	}
-	used, err := sqlParameters(text)
+	if s.sql == nil {
+		return nil, fault.Unimplemented("analysis templates without a query engine")
+	}
+	analysis, err := s.sql.Analyze(ctx, text)
 	if err != nil {
 		return nil, queryError(err)
 	}
 	usedSet := map[string]bool{}
-	for _, name := range used {
+	for _, name := range analysis.Parameters {
 		usedSet[strings.ToLower(name)] = true
 		if _, ok := declared[strings.ToLower(name)]; !ok {
 			return nil, invalid("analysisParameters", "The SQL uses parameter :%s, which analysisParameters doesn't declare", name)
@@ -90,10 +93,7 @@ func (s *Service) checkTemplateInput(ctx context.Context, in *api.CreateAnalysis
 		}
 	}
 
-	tables, err := s.sql.ReferencedTables(ctx, text)
-	if err != nil {
-		return nil, queryError(err)
-	}
+	tables := analysis.Tables
 	if len(tables) == 0 {
 		return nil, invalid("source.text", "The analysis template's SQL references no table of the collaboration")
 	}

@@ -148,17 +148,23 @@ func runDirect(t testing.TB, f *fixture, q string) [][]string {
 	return rows[1:]
 }
 
-func TestReferencedTables(t *testing.T) {
+func TestAnalyze(t *testing.T) {
 	e := engineForTest(t)
-	got, err := e.ReferencedTables(context.Background(), `WITH x AS (SELECT * FROM Impressions) SELECT * FROM x JOIN purchases p ON x.user_id = p.user_id
-		WHERE p.product IN (SELECT product FROM "Other Table") AND p.day > :since`)
+	got, err := e.Analyze(context.Background(), `WITH x AS (SELECT * FROM Impressions) SELECT :Region, x.user_id::date, ':b', ":c"
+		/* :e */ FROM x JOIN purchases p ON x.user_id = p.user_id -- :d
+		WHERE p.product IN (SELECT product FROM "Other Table") AND p.day > :since AND x.region = :region`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(got, ",") != "impressions,other table,purchases" {
-		t.Errorf("got %q", got)
+	if strings.Join(got.Tables, ",") != "impressions,other table,purchases" {
+		t.Errorf("tables %q", got.Tables)
 	}
-	if _, err := e.ReferencedTables(context.Background(), "DROP TABLE x"); !isInvalidQuery(err) {
-		t.Errorf("DROP: %v", err)
+	if strings.Join(got.Parameters, ",") != "Region,since" {
+		t.Errorf("parameters %q", got.Parameters)
+	}
+	for _, bad := range []string{"DROP TABLE x", "SELECT 1; SELECT 2", "SELECT $1 FROM t", "SELECT ? FROM t"} {
+		if _, err := e.Analyze(context.Background(), bad); !isInvalidQuery(err) {
+			t.Errorf("%s: %v", bad, err)
+		}
 	}
 }

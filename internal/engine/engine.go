@@ -27,11 +27,13 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -343,20 +345,60 @@ func failClosed(err error) error {
 	return invalid("the query could not be checked against the analysis rules")
 }
 
-// ReferencedTables returns the lower-case names of the tables the SQL reads
-// (common table expressions excluded), sorted and without duplicates. A
-// parse error, or anything but one SELECT statement, is INVALID_QUERY.
-// Template parameters (:name) are accepted unbound.
-func (e *Engine) ReferencedTables(ctx context.Context, sqlText string) ([]string, error) {
-	stmt, err := e.parseSelect(ctx, translateParams(sqlText))
+// Analysis is what a query's text says about itself, read exactly as Check
+// reads it: the engine is the only reader of SQL in cleanroomsd.
+type Analysis struct {
+	// Tables are the lower-case names of the tables the query reads
+	// (common table expressions excluded), sorted, without duplicates.
+	Tables []string
+	// Parameters are the template parameters (:name) the query uses, each
+	// once (case-insensitively), as first written, in order of first use.
+	Parameters []string
+}
+
+// Analyze parses sqlText, which must be one SELECT statement (anything else,
+// or a parse error, is INVALID_QUERY), with template parameters unbound.
+func (e *Engine) Analyze(ctx context.Context, sqlText string) (*Analysis, error) {
+	doc, err := e.parseSelect(ctx, translateParams(sqlText))
 	if err != nil {
 		return nil, err
 	}
 	names := map[string]bool{}
-	if err := collectTableNames(stmt, nil, names); err != nil {
+	if err := collectTableNames(doc, nil, names); err != nil {
 		return nil, err
 	}
-	return sortedKeys(names), nil
+	type use struct {
+		name string
+		at   int64
+	}
+	first := map[string]use{}
+	if err := walkMaps(doc, func(n node) error {
+		if str(n, "class") != "PARAMETER" {
+			return nil
+		}
+		id := str(n, "identifier")
+		if id != "" && id[0] >= '0' && id[0] <= '9' {
+			return invalid("positional parameters ($1, ?) are not supported; use :name template parameters")
+		}
+		at, _ := n["query_location"].(json.Number).Int64()
+		k := strings.ToLower(id)
+		if u, ok := first[k]; !ok || at < u.at {
+			first[k] = use{id, at}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	uses := make([]use, 0, len(first))
+	for _, u := range first {
+		uses = append(uses, u)
+	}
+	sort.Slice(uses, func(i, j int) bool { return uses[i].at < uses[j].at })
+	a := &Analysis{Tables: sortedKeys(names)}
+	for _, u := range uses {
+		a.Parameters = append(a.Parameters, u.name)
+	}
+	return a, nil
 }
 
 // Check parses req.SQL, enforces the analysis rules of the tables it
