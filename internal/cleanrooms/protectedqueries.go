@@ -2,6 +2,9 @@ package cleanrooms
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -163,8 +166,12 @@ func queryTables(ctx context.Context, tx store.Tx, v *collabView) (map[string]*e
 // resolveDeliveries turns a result configuration into the places results
 // go, checking that every receiver can receive results and has somewhere to
 // receive them.
-func (s *Service) resolveDeliveries(ctx context.Context, tx store.Tx, v *collabView, runner string, rc *api.ProtectedQueryResultConfiguration) ([]delivery, error) {
+//
+// It reads only the transaction: the result buckets, which the object
+// store knows, are returned to be checked outside it (checkResultBuckets).
+func (s *Service) resolveDeliveries(ctx context.Context, tx store.Tx, v *collabView, runner string, rc *api.ProtectedQueryResultConfiguration) ([]delivery, []bucketCheck, error) {
 	out := rc.OutputConfiguration
+	var checks []bucketCheck
 	canReceive := func(acct, field string) (*member, error) {
 		m, ok := v.present(acct)
 		if !ok || m.status() != api.MemberStatusActive || !m.can(api.MemberAbilityCanReceiveResults) {
@@ -176,9 +183,7 @@ func (s *Service) resolveDeliveries(ctx context.Context, tx store.Tx, v *collabV
 		if _, err := canReceive(runner, field); err != nil {
 			return delivery{}, err
 		}
-		if err := s.checkResultBucket(ctx, cfg.Bucket, runner, field+".bucket"); err != nil {
-			return delivery{}, err
-		}
+		checks = append(checks, bucketCheck{bucket: cfg.Bucket, account: runner, field: field + ".bucket"})
 		d := delivery{Account: runner, Bucket: cfg.Bucket, Format: cfg.ResultFormat}
 		if cfg.KeyPrefix != nil {
 			d.KeyPrefix = *cfg.KeyPrefix
@@ -199,9 +204,7 @@ func (s *Service) resolveDeliveries(ctx context.Context, tx store.Tx, v *collabV
 			return delivery{}, invalidConfig(field, "Member %s has no default result configuration to receive results in", acct)
 		}
 		cfg := drc.OutputConfiguration.S3
-		if err := s.checkResultBucket(ctx, cfg.Bucket, acct, field); err != nil {
-			return delivery{}, err
-		}
+		checks = append(checks, bucketCheck{bucket: cfg.Bucket, account: acct, field: field})
 		d := delivery{Account: acct, Bucket: cfg.Bucket, Format: cfg.ResultFormat, Member: true}
 		if cfg.KeyPrefix != nil {
 			d.KeyPrefix = *cfg.KeyPrefix
@@ -211,10 +214,10 @@ func (s *Service) resolveDeliveries(ctx context.Context, tx store.Tx, v *collabV
 	switch {
 	case out.S3 != nil:
 		d, err := s3Delivery(out.S3, "resultConfiguration.outputConfiguration.s3")
-		return []delivery{d}, err
+		return []delivery{d}, checks, err
 	case out.Member != nil:
 		d, err := memberDelivery(out.Member.AccountId, "resultConfiguration.outputConfiguration.member.accountId")
-		return []delivery{d}, err
+		return []delivery{d}, checks, err
 	case out.Distribute != nil:
 		var ds []delivery
 		seenS3 := false
@@ -226,29 +229,42 @@ func (s *Service) resolveDeliveries(ctx context.Context, tx store.Tx, v *collabV
 			switch {
 			case loc.S3 != nil:
 				if seenS3 {
-					return nil, invalidConfig(field, "A distribute output can't name more than one S3 location")
+					return nil, nil, invalidConfig(field, "A distribute output can't name more than one S3 location")
 				}
 				seenS3 = true
 				d, err = s3Delivery(loc.S3, field+".s3")
 			case loc.Member != nil:
 				if loc.Member.AccountId == runner {
-					return nil, invalidConfig(field, "A distribute output can't name the query runner's account as a member location; use an S3 location")
+					return nil, nil, invalidConfig(field, "A distribute output can't name the query runner's account as a member location; use an S3 location")
 				}
 				if seen[loc.Member.AccountId] {
-					return nil, invalidConfig(field, "Account %s is named more than once", loc.Member.AccountId)
+					return nil, nil, invalidConfig(field, "Account %s is named more than once", loc.Member.AccountId)
 				}
 				seen[loc.Member.AccountId] = true
 				d, err = memberDelivery(loc.Member.AccountId, field+".member.accountId")
 			}
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			d.Distribute = true
 			ds = append(ds, d)
 		}
-		return ds, nil
+		return ds, checks, nil
 	}
-	return nil, invalidConfig("resultConfiguration.outputConfiguration", "No output location is configured")
+	return nil, nil, invalidConfig("resultConfiguration.outputConfiguration", "No output location is configured")
+}
+
+// bucketCheck is a result bucket that must exist and belong to account.
+type bucketCheck struct{ bucket, account, field string }
+
+// checkResultBuckets checks result buckets outside any store transaction.
+func (s *Service) checkResultBuckets(ctx context.Context, checks []bucketCheck) error {
+	for _, c := range checks {
+		if err := s.checkResultBucket(ctx, c.bucket, c.account, c.field); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkResultBucket checks that results can be written to bucket for
@@ -270,16 +286,13 @@ func (s *Service) checkResultBucket(ctx context.Context, bucket, account, field 
 	return nil
 }
 
-// allowedReceivers checks the collaboration analysis rules of the tables a
-// query reads: every receiver must be allowed by each of them. A table whose
-// association names no result receivers lets results go only to the member
-// who can query.
-func allowedReceivers(tables []string, schemas map[string]*schema, runner string, ds []delivery) error {
-	for _, name := range tables {
-		sc := schemas[strings.ToLower(name)]
-		if sc == nil {
-			continue
-		}
+// tableReceivers returns, for every table of the collaboration (by
+// lower-case association name), the accounts its collaboration analysis
+// rule lets receive results. A table whose association names no result
+// receivers lets results go only to the member who can query.
+func tableReceivers(schemas map[string]*schema, runner string) map[string][]string {
+	out := map[string][]string{}
+	for key, sc := range schemas {
 		var receivers []string
 		if ar := sc.matchingAssociationRule(); ar != nil {
 			_, receivers, _, _ = associationRuleMember(&ar.Policy)
@@ -287,15 +300,58 @@ func allowedReceivers(tables []string, schemas map[string]*schema, runner string
 		if len(receivers) == 0 {
 			receivers = []string{runner}
 		}
+		out[key] = append([]string(nil), receivers...)
+	}
+	return out
+}
+
+// allowedReceivers checks that every receiver is allowed by the
+// collaboration analysis rule of each table the query reads.
+func allowedReceivers(tables []string, receivers map[string][]string, names map[string]string, ds []delivery) error {
+	for _, name := range tables {
+		key := strings.ToLower(name)
+		allowed, ok := receivers[key]
+		if !ok {
+			continue
+		}
 		for _, d := range ds {
-			if !slices.Contains(receivers, d.Account) {
+			if !slices.Contains(allowed, d.Account) {
 				return fault.Invalid(string(api.ValidationExceptionReasonInvalidConfiguration),
-					fmt.Sprintf("The collaboration analysis rule of table %s does not allow account %s to receive results", sc.a.data.Name, d.Account))
+					fmt.Sprintf("The collaboration analysis rule of table %s does not allow account %s to receive results", names[key], d.Account))
 			}
 		}
 	}
 	return nil
 }
+
+// startSnapshot is everything StartProtectedQuery reads from the store to
+// decide: the query record to insert and the tables and rules its check
+// uses. It is read twice, once before the check and once in the short
+// transaction that inserts the query; the query is inserted only when both
+// readings are the same.
+type startSnapshot struct {
+	data      protectedQueryData
+	req       *engine.Request
+	receivers map[string][]string // by table
+	names     map[string]string   // association names, by lower-case name
+	buckets   []bucketCheck
+	msID      string
+}
+
+// fingerprint identifies what the snapshot decides on.
+func (sn *startSnapshot) fingerprint() string {
+	b, _ := json.Marshal(struct {
+		Data      protectedQueryData
+		Req       *engine.Request
+		Receivers map[string][]string
+	}{sn.data, sn.req, sn.receivers})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// startAttempts bounds how often StartProtectedQuery starts again when the
+// tables or rules changed between its check and its insert.
+const startAttempts = 5
 
 func (s *Service) StartProtectedQuery(ctx context.Context, in *api.StartProtectedQueryInput) (*api.StartProtectedQueryOutput, error) {
 	account, err := caller(ctx)
@@ -318,88 +374,131 @@ func (s *Service) StartProtectedQuery(ctx context.Context, in *api.StartProtecte
 		return nil, invalid("sqlParameters.parameters", "Parameters can only be given with analysisTemplateArn")
 	}
 
-	var data protectedQueryData
+	// Read, check outside any transaction, then insert in a short
+	// transaction that confirms what the check relied on is unchanged.
 	var out *api.ProtectedQuery
-	err = s.store.Update(ctx, func(tx store.Tx) error {
-		ms, err := ownMembership(ctx, tx, in.MembershipIdentifier, account)
-		if err != nil {
+	for attempt := 0; ; attempt++ {
+		var snap *startSnapshot
+		err = s.store.View(ctx, func(tx store.Tx) error {
+			var err error
+			snap, err = s.startSnapshot(ctx, tx, account, in)
 			return err
-		}
-		if ms.rec.Status != string(api.MembershipStatusActive) {
-			return denied("Membership %s is %s and can't run queries", ms.rec.ID, ms.rec.Status)
-		}
-		c, err := getCollaboration(ctx, tx, ms.rec.Parent)
+		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		v, err := loadCollabView(ctx, tx, c)
+		if err := s.checkResultBuckets(ctx, snap.buckets); err != nil {
+			return nil, err
+		}
+		plan, err := s.engine.Check(ctx, snap.req)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		me := v.members[account]
-		if me == nil || !me.can(api.MemberAbilityCanQuery) {
-			return denied("Only the member who can query may start protected queries")
+		if err := allowedReceivers(plan.Tables(), snap.receivers, snap.names, snap.data.Deliveries); err != nil {
+			return nil, err
 		}
-		// The payer must have joined before queries run.
-		for acct, m := range v.members {
-			if p := m.data.Payment.QueryCompute; p != nil && p.IsResponsible != nil && *p.IsResponsible && m.status() != api.MemberStatusActive {
-				return fault.Invalid(string(api.ValidationExceptionReasonInvalidConfiguration),
-					fmt.Sprintf("The member paying for queries (%s) is %s; queries can run once it is an active member", acct, m.status()))
+		want := snap.fingerprint()
+		changed := false
+		err = s.store.Update(ctx, func(tx store.Tx) error {
+			out, changed = nil, false
+			now, err := s.startSnapshot(ctx, tx, account, in)
+			if err != nil {
+				return err
 			}
-		}
-		if n, err := tx.Count(ctx, kindProtectedQuery, store.Filter{Parent: ms.rec.ID, Statuses: ongoingStatuses}); err != nil {
-			return err
-		} else if n >= maxConcurrentQueriesPerMsp {
-			return fault.Quota(quotaConcurrentQueries, maxConcurrentQueriesPerMsp)
-		}
-
-		data = protectedQueryData{MembershipID: ms.rec.ID, CollaborationID: c.rec.ID, SQLParameters: *sp, Result: in.ResultConfiguration}
-		if hasText {
-			data.SQL = *sp.QueryString
-		} else if err := s.resolveTemplate(ctx, tx, v, &data); err != nil {
-			return err
-		}
-		rc := in.ResultConfiguration
-		if rc == nil {
-			drc := ms.data.DefaultResultConfiguration
-			if drc == nil || drc.OutputConfiguration == nil || drc.OutputConfiguration.S3 == nil {
-				return invalidConfig("resultConfiguration", "No resultConfiguration was given and the membership has no default result configuration")
+			if now.fingerprint() != want {
+				changed = true
+				return nil
 			}
-			rc = &api.ProtectedQueryResultConfiguration{OutputConfiguration: &api.ProtectedQueryOutputConfiguration{S3: drc.OutputConfiguration.S3}}
-			data.Result = rc
-		}
-		if data.Deliveries, err = s.resolveDeliveries(ctx, tx, v, account, rc); err != nil {
-			return err
-		}
-
-		tables, schemas, err := queryTables(ctx, tx, v)
+			if n, err := tx.Count(ctx, kindProtectedQuery, store.Filter{Parent: now.msID, Statuses: ongoingStatuses}); err != nil {
+				return err
+			} else if n >= maxConcurrentQueriesPerMsp {
+				return fault.Quota(quotaConcurrentQueries, maxConcurrentQueriesPerMsp)
+			}
+			ts := s.timestamp()
+			q := &protectedQuery{rec: &store.Record{Kind: kindProtectedQuery, ID: s.newID(), Parent: now.msID, Account: account,
+				Status: string(api.ProtectedQueryStatusSubmitted), CreateTime: ts, UpdateTime: ts}, data: now.data}
+			q.rec.Data = encode(q.data)
+			if err := tx.Insert(ctx, q.rec); err != nil {
+				return err
+			}
+			out = s.protectedQueryView(q)
+			return nil
+		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		plan, err := s.engine.Check(ctx, &engine.Request{SQL: data.SQL, Parameters: data.Params, ParameterTypes: data.ParamTypes,
-			Tables: tables, QueryRunner: account, TemplateARN: data.Template})
-		if err != nil {
-			return err
+		if !changed {
+			break
 		}
-		if err := allowedReceivers(plan.Tables(), schemas, account, data.Deliveries); err != nil {
-			return err
+		if attempt+1 == startAttempts {
+			return nil, fault.Conflicting(string(api.ConflictExceptionReasonInvalidState), "", "",
+				"The collaboration's tables or rules kept changing while the query was being checked; start it again")
 		}
-
-		now := s.timestamp()
-		q := &protectedQuery{rec: &store.Record{Kind: kindProtectedQuery, ID: s.newID(), Parent: ms.rec.ID, Account: account,
-			Status: string(api.ProtectedQueryStatusSubmitted), CreateTime: now, UpdateTime: now}, data: data}
-		q.rec.Data = encode(q.data)
-		if err := tx.Insert(ctx, q.rec); err != nil {
-			return err
-		}
-		out = s.protectedQueryView(q)
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	s.kickRunner()
 	return &api.StartProtectedQueryOutput{ProtectedQuery: out}, nil
+}
+
+// startSnapshot reads, in tx only, what StartProtectedQuery decides on.
+func (s *Service) startSnapshot(ctx context.Context, tx store.Tx, account string, in *api.StartProtectedQueryInput) (*startSnapshot, error) {
+	sp := in.SqlParameters
+	ms, err := ownMembership(ctx, tx, in.MembershipIdentifier, account)
+	if err != nil {
+		return nil, err
+	}
+	if ms.rec.Status != string(api.MembershipStatusActive) {
+		return nil, denied("Membership %s is %s and can't run queries", ms.rec.ID, ms.rec.Status)
+	}
+	c, err := getCollaboration(ctx, tx, ms.rec.Parent)
+	if err != nil {
+		return nil, err
+	}
+	v, err := loadCollabView(ctx, tx, c)
+	if err != nil {
+		return nil, err
+	}
+	me := v.members[account]
+	if me == nil || !me.can(api.MemberAbilityCanQuery) {
+		return nil, denied("Only the member who can query may start protected queries")
+	}
+	// The payer must have joined before queries run.
+	for acct, m := range v.members {
+		if p := m.data.Payment.QueryCompute; p != nil && p.IsResponsible != nil && *p.IsResponsible && m.status() != api.MemberStatusActive {
+			return nil, fault.Invalid(string(api.ValidationExceptionReasonInvalidConfiguration),
+				fmt.Sprintf("The member paying for queries (%s) is %s; queries can run once it is an active member", acct, m.status()))
+		}
+	}
+	sn := &startSnapshot{msID: ms.rec.ID}
+	sn.data = protectedQueryData{MembershipID: ms.rec.ID, CollaborationID: c.rec.ID, SQLParameters: *sp, Result: in.ResultConfiguration}
+	if sp.QueryString != nil && *sp.QueryString != "" {
+		sn.data.SQL = *sp.QueryString
+	} else if err := s.resolveTemplate(ctx, tx, v, &sn.data); err != nil {
+		return nil, err
+	}
+	rc := in.ResultConfiguration
+	if rc == nil {
+		drc := ms.data.DefaultResultConfiguration
+		if drc == nil || drc.OutputConfiguration == nil || drc.OutputConfiguration.S3 == nil {
+			return nil, invalidConfig("resultConfiguration", "No resultConfiguration was given and the membership has no default result configuration")
+		}
+		rc = &api.ProtectedQueryResultConfiguration{OutputConfiguration: &api.ProtectedQueryOutputConfiguration{S3: drc.OutputConfiguration.S3}}
+		sn.data.Result = rc
+	}
+	if sn.data.Deliveries, sn.buckets, err = s.resolveDeliveries(ctx, tx, v, account, rc); err != nil {
+		return nil, err
+	}
+	tables, schemas, err := queryTables(ctx, tx, v)
+	if err != nil {
+		return nil, err
+	}
+	sn.req = &engine.Request{SQL: sn.data.SQL, Parameters: sn.data.Params, ParameterTypes: sn.data.ParamTypes,
+		Tables: tables, QueryRunner: account, TemplateARN: sn.data.Template}
+	sn.receivers = tableReceivers(schemas, account)
+	sn.names = map[string]string{}
+	for k, sc := range schemas {
+		sn.names[k] = sc.a.data.Name
+	}
+	return sn, nil
 }
 
 // resolveTemplate fills data with the template's SQL and parameters. The

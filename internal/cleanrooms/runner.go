@@ -449,7 +449,11 @@ func (s *Service) runQuery(ctx context.Context, q *protectedQuery, info *runInfo
 			info.tables = append(info.tables, lt)
 		}
 	}
-	if err := allowedReceivers(plan.Tables(), schemas, q.rec.Account, q.data.Deliveries); err != nil {
+	names := map[string]string{}
+	for k, sc := range schemas {
+		names[k] = sc.a.data.Name
+	}
+	if err := allowedReceivers(plan.Tables(), tableReceivers(schemas, q.rec.Account), names, q.data.Deliveries); err != nil {
 		return nil, err
 	}
 
