@@ -108,6 +108,18 @@ type Store interface {
 	// View runs fn in a read-only transaction that sees one consistent
 	// snapshot.
 	View(ctx context.Context, fn func(tx Tx) error) error
+	// Claim is the queue primitive. It takes the oldest record (lowest Seq)
+	// of kind matching f that no concurrent Claim holds and runs fn with
+	// it in a read-write transaction, committing when fn returns nil.
+	// A record is never handed to two claimers: concurrent claimers, on
+	// any number of replicas, each get a different record (PostgreSQL skips
+	// the rows other claimers hold; SQLite's single writer takes one claim
+	// at a time).
+	// fn must make the record stop matching f (change its Status, say), or
+	// the next Claim takes it again. Claim reports false, without running
+	// fn, when no record is free. fn follows Update's rules: no effects
+	// outside tx, and it may run again.
+	Claim(ctx context.Context, kind string, f Filter, fn func(tx Tx, r *Record) error) (bool, error)
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources. In-flight transactions finish

@@ -227,14 +227,50 @@ func (s *Store) enter() error {
 	return nil
 }
 
+// Transaction modes.
+const (
+	modeUpdate = iota // SERIALIZABLE, read-write
+	modeView          // REPEATABLE READ, read-only
+	modeClaim         // READ COMMITTED, read-write, on a row locked FOR UPDATE SKIP LOCKED
+)
+
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
-	return s.run(ctx, false, fn)
+	return s.run(ctx, modeUpdate, fn)
 }
 
 // View implements store.Store.
 func (s *Store) View(ctx context.Context, fn func(tx store.Tx) error) error {
-	return s.run(ctx, true, fn)
+	return s.run(ctx, modeView, fn)
+}
+
+// Claim implements store.Store with SELECT … FOR UPDATE SKIP LOCKED in a
+// READ COMMITTED transaction: the row lock, held until commit, is what
+// keeps the record to this claimer; serializable isolation would add
+// nothing but false conflicts between claimers that skipped each other's
+// rows. A serializable Update of the same record waits for the lock and is
+// then retried by the store, so it sees the claim.
+func (s *Store) Claim(ctx context.Context, kind string, f store.Filter, fn func(tx store.Tx, r *store.Record) error) (bool, error) {
+	claimed := false
+	err := s.run(ctx, modeClaim, func(stx store.Tx) error {
+		claimed = false
+		t := stx.(*tx)
+		cond, args := where(kind, f, nil)
+		row := t.ptx.QueryRow(ctx, "SELECT "+recordColumns+" FROM records WHERE "+cond+" ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED", args...)
+		r, err := scanRecord(row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return t.fail(ctx, err, "pgstore: claim %s", kind)
+		}
+		if err := fn(t, r); err != nil {
+			return err
+		}
+		claimed = true
+		return nil
+	})
+	return claimed, err
 }
 
 // Ping implements store.Store.
@@ -297,7 +333,7 @@ const (
 )
 
 // run runs fn in a transaction, retrying as the store.Store contract allows.
-func (s *Store) run(ctx context.Context, readOnly bool, fn func(tx store.Tx) error) error {
+func (s *Store) run(ctx context.Context, mode int, fn func(tx store.Tx) error) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -305,7 +341,7 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(tx store.Tx) err
 
 	broken := 0
 	for attempt := 1; ; attempt++ {
-		err, out := s.attempt(ctx, readOnly, fn)
+		err, out := s.attempt(ctx, mode, fn)
 		switch out {
 		case final:
 			return err
@@ -355,7 +391,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // attempt runs fn once in a fresh transaction.
-func (s *Store) attempt(ctx context.Context, readOnly bool, fn func(tx store.Tx) error) (err error, out outcome) {
+func (s *Store) attempt(ctx context.Context, mode int, fn func(tx store.Tx) error) (err error, out outcome) {
 	conn, err := s.acquire(ctx)
 	if err != nil {
 		return err, final
@@ -369,9 +405,13 @@ func (s *Store) attempt(ctx context.Context, readOnly bool, fn func(tx store.Tx)
 	}
 	defer release()
 
+	readOnly := mode == modeView
 	opts := pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}
-	if readOnly {
+	switch mode {
+	case modeView:
 		opts = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	case modeClaim:
+		opts = pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite}
 	}
 	ptx, err := conn.BeginTx(ctx, opts)
 	if err != nil {

@@ -323,6 +323,26 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	}
 }
 
+// Claim implements store.Store. SQLite has a single writer: the oldest
+// matching record, read and changed in one write transaction, can't be
+// taken by anyone else in between.
+func (s *Store) Claim(ctx context.Context, kind string, f store.Filter, fn func(tx store.Tx, r *store.Record) error) (bool, error) {
+	claimed := false
+	err := s.Update(ctx, func(tx store.Tx) error {
+		claimed = false
+		recs, err := tx.List(ctx, kind, f, store.Page{Limit: 1})
+		if err != nil || len(recs) == 0 {
+			return err
+		}
+		if err := fn(tx, recs[0]); err != nil {
+			return err
+		}
+		claimed = true
+		return nil
+	})
+	return claimed, err
+}
+
 // updateOnce runs fn once in the shared write transaction and waits for that
 // transaction to end. retry reports that SQLite aborted the transaction after
 // fn succeeded, so fn's writes are lost and fn may be run again.

@@ -74,6 +74,7 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentLostUpdate", testLostUpdate},
 		{"ConcurrentPaginationStability", testPaginationStability},
 		{"ContextCancelled", testContextCancelled},
+		{"ClaimEachOnce", testClaimEachOnce},
 		{"Ping", testPing},
 		{"Reopen", testReopen},
 	}
@@ -1298,5 +1299,100 @@ func testReopen(t *testing.T, h Harness) {
 	insert(t, s, d)
 	if d.Seq <= doomed.Seq {
 		t.Errorf("insert after reopen got Seq %d, want > %d (every earlier insert, deleted ones included)", d.Seq, doomed.Seq)
+	}
+}
+
+// testClaimEachOnce: N claimers race over M queued records; every record is
+// claimed exactly once, in Seq order per claimer, and a Claim with nothing
+// left reports false without running fn.
+func testClaimEachOnce(t *testing.T, h Harness) {
+	s := h.Open(t)
+	const m, n = 40, 8
+	var rs []*store.Record
+	for i := 0; i < m; i++ {
+		r := rec("job", fmt.Sprintf("j%02d", i))
+		r.Status = "ready"
+		rs = append(rs, r)
+	}
+	other := rec("job", "done-already")
+	other.Status = "done"
+	insert(t, s, append(rs, other)...)
+	ctx := t.Context()
+	var mu sync.Mutex
+	claims := map[string]int{}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var last int64
+			for {
+				var got *store.Record
+				ok, err := s.Claim(ctx, "job", store.Filter{Statuses: []string{"ready"}}, func(tx store.Tx, r *store.Record) error {
+					got = r
+					r.Status = "taken"
+					r.UpdateTime = when
+					return tx.Update(ctx, r)
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !ok {
+					return
+				}
+				if got.Seq <= last {
+					errs <- fmt.Errorf("claimer got seq %d after %d", got.Seq, last)
+					return
+				}
+				last = got.Seq
+				mu.Lock()
+				claims[got.ID]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(claims) != m {
+		t.Fatalf("%d records claimed, want %d", len(claims), m)
+	}
+	for id, c := range claims {
+		if c != 1 {
+			t.Errorf("%s claimed %d times", id, c)
+		}
+	}
+	ran := false
+	ok, err := s.Claim(ctx, "job", store.Filter{Statuses: []string{"ready"}}, func(store.Tx, *store.Record) error { ran = true; return nil })
+	if err != nil || ok || ran {
+		t.Errorf("Claim with nothing left: %v %v, fn ran %v", ok, err, ran)
+	}
+	// An error from fn rolls the claim back: the record stays claimable.
+	r := rec("job", "again")
+	r.Status = "ready"
+	insert(t, s, r)
+	boom := errors.New("boom")
+	if _, err := s.Claim(ctx, "job", store.Filter{Statuses: []string{"ready"}}, func(tx store.Tx, r *store.Record) error {
+		r.Status = "taken"
+		if err := tx.Update(ctx, r); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("Claim returned %v, want fn's error", err)
+	}
+	ok, err = s.Claim(ctx, "job", store.Filter{Statuses: []string{"ready"}}, func(tx store.Tx, r *store.Record) error {
+		if r.ID != "again" {
+			return fmt.Errorf("claimed %s", r.ID)
+		}
+		r.Status = "taken"
+		return tx.Update(ctx, r)
+	})
+	if err != nil || !ok {
+		t.Errorf("the rolled-back claim: %v %v", ok, err)
 	}
 }
